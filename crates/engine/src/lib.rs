@@ -1,1 +1,21 @@
+//! flowseg's segment engine: in-memory indexes of each account's contacts
+//! and events ([`AccountIndex`]), built from the store at start and kept
+//! current on every write, and the evaluator that turns a validated rule
+//! plan into the bitmap of member contacts at any evaluation time, plus
+//! [`AccountIndex::explain`] for one contact.
+//!
+//! Layout (see docs/ARCHITECTURE.md): contacts are dense `u32` ordinals;
+//! fields are columns ([`columns`]); events are partitioned by name and
+//! stored columnar, grouped by contact and sorted by time ([`events`]).
 
+pub mod columns;
+mod dict;
+mod eval;
+pub mod events;
+mod explain;
+mod index;
+
+pub use index::{AccountIndex, Ordinal};
+
+#[cfg(test)]
+mod unit_tests;

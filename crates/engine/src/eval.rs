@@ -1,0 +1,337 @@
+//! The evaluator: a [`Plan`] to the bitmap of member ordinals at an
+//! evaluation time.
+//!
+//! Every node is evaluated within a *scope* (a subset of live contacts) and
+//! returns its members inside that scope. `all` narrows the scope child by
+//! child, cheapest first, and stops when it is empty; `any` only evaluates
+//! each child on the contacts not yet in; `not` is scope minus the child.
+//! Event conditions visit only contacts that have events of that name and
+//! are in scope.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use flowseg_rules::plan::{AggregateFn, EventPlan, FieldPlan, MeasurePlan, Plan, SequencePlan};
+use roaring::RoaringBitmap;
+
+use crate::events::{Cell, EventPartition, PreparedFilter, passes_all};
+use crate::index::{AccountIndex, Ordinal};
+
+impl AccountIndex {
+    /// The members of `plan` at evaluation time `now` (epoch ms): events
+    /// after `now` are ignored, relative windows are measured from it.
+    pub fn evaluate(&self, plan: &Plan, now: i64) -> RoaringBitmap {
+        Evaluator::new(self, now).eval(plan, &self.live)
+    }
+}
+
+pub(crate) struct Evaluator<'a> {
+    pub(crate) index: &'a AccountIndex,
+    pub(crate) now: i64,
+    /// Referenced segments' full member sets, computed once per evaluation.
+    segments: RefCell<HashMap<String, RoaringBitmap>>,
+}
+
+/// A rough cost rank, so `all`/`any` try cheap children first.
+fn cost(plan: &Plan) -> u32 {
+    match plan {
+        Plan::Field(_) => 1,
+        Plan::Segment { .. } => 2,
+        Plan::Event(e) if e.sequence.is_none() => 3,
+        Plan::Event(_) => 4,
+        Plan::Not(c) => cost(c),
+        Plan::All(c) | Plan::Any(c) => c.iter().map(cost).max().unwrap_or(0),
+    }
+}
+
+fn by_cost(children: &[Plan]) -> Vec<&Plan> {
+    let mut order: Vec<&Plan> = children.iter().collect();
+    order.sort_by_key(|p| cost(p));
+    order
+}
+
+impl<'a> Evaluator<'a> {
+    pub(crate) fn new(index: &'a AccountIndex, now: i64) -> Self {
+        Evaluator {
+            index,
+            now,
+            segments: RefCell::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn eval(&self, plan: &Plan, scope: &RoaringBitmap) -> RoaringBitmap {
+        match plan {
+            Plan::All(children) => {
+                let mut current = scope.clone();
+                for child in by_cost(children) {
+                    if current.is_empty() {
+                        break;
+                    }
+                    current = self.eval(child, &current);
+                }
+                current
+            }
+            Plan::Any(children) => {
+                let mut members = RoaringBitmap::new();
+                let mut rest = scope.clone();
+                for child in by_cost(children) {
+                    if rest.is_empty() {
+                        break;
+                    }
+                    let found = self.eval(child, &rest);
+                    rest -= &found;
+                    members |= found;
+                }
+                members
+            }
+            Plan::Not(child) => scope - self.eval(child, scope),
+            Plan::Field(f) => self.field(f, scope),
+            Plan::Event(e) => self.event(e, scope),
+            Plan::Segment { id, plan } => {
+                if let Some(all) = self.segments.borrow().get(id) {
+                    return all & scope;
+                }
+                let all = self.eval(plan, &self.index.live);
+                let result = &all & scope;
+                self.segments.borrow_mut().insert(id.clone(), all);
+                result
+            }
+        }
+    }
+
+    fn field(&self, f: &FieldPlan, scope: &RoaringBitmap) -> RoaringBitmap {
+        let positive = match self.index.columns.get(&f.field) {
+            Some(column) => column.select(&f.test, self.now) & scope,
+            None => RoaringBitmap::new(),
+        };
+        if f.negated {
+            scope - positive
+        } else {
+            positive
+        }
+    }
+
+    fn event(&self, e: &EventPlan, scope: &RoaringBitmap) -> RoaringBitmap {
+        let zero_holds = matches!(e.measure, MeasurePlan::Count(c) if c.holds(0.0));
+        let Some(partition) = self.index.partitions.get(e.event.as_str()) else {
+            return if zero_holds {
+                scope.clone()
+            } else {
+                RoaringBitmap::new()
+            };
+        };
+        let matcher = EventMatcher::new(self.index, e, partition, self.now);
+        let mut scratch = Scratch::default();
+        let mut members = RoaringBitmap::new();
+        let with_rows = partition.contacts() & scope;
+        for ordinal in &with_rows {
+            if matcher.outcome(ordinal, &mut scratch).holds {
+                let _ = members.try_push(ordinal);
+            }
+        }
+        if zero_holds {
+            members |= scope - partition.contacts();
+        }
+        members
+    }
+}
+
+/// Reusable buffers for per-contact event work.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    rows: Vec<u32>,
+    pub(crate) kept: Vec<u32>,
+    follow_rows: Vec<u32>,
+    follow: Vec<u32>,
+}
+
+/// What an event condition found for one contact.
+pub(crate) struct Outcome {
+    pub(crate) count: usize,
+    pub(crate) aggregate: Option<f64>,
+    pub(crate) holds: bool,
+}
+
+/// An event condition bound to its partitions, with attribute conditions
+/// prepared once.
+pub(crate) struct EventMatcher<'p, 'i> {
+    plan: &'p EventPlan,
+    pub(crate) partition: &'i EventPartition,
+    filters: Vec<PreparedFilter<'p, 'i>>,
+    lo: i64,
+    hi: i64,
+    now: i64,
+    follow: Option<FollowMatcher<'p, 'i>>,
+}
+
+struct FollowMatcher<'p, 'i> {
+    plan: &'p SequencePlan,
+    partition: Option<&'i EventPartition>,
+    filters: Vec<PreparedFilter<'p, 'i>>,
+    /// For each `on` attribute: (A's column, B's column).
+    on: Vec<(
+        Option<&'i crate::events::AttrColumn>,
+        Option<&'i crate::events::AttrColumn>,
+    )>,
+}
+
+impl<'p, 'i> EventMatcher<'p, 'i> {
+    pub(crate) fn new(
+        index: &'i AccountIndex,
+        plan: &'p EventPlan,
+        partition: &'i EventPartition,
+        now: i64,
+    ) -> Self {
+        let (lo, hi) = plan.window.resolve(now);
+        let follow = plan.sequence.as_ref().map(|s| {
+            let b = index.partitions.get(s.event.as_str());
+            FollowMatcher {
+                plan: s,
+                partition: b,
+                filters: b.map(|b| b.prepare(&s.filters, now)).unwrap_or_default(),
+                on: s
+                    .on
+                    .iter()
+                    .map(|k| (partition.column(k), b.and_then(|b| b.column(k))))
+                    .collect(),
+            }
+        });
+        EventMatcher {
+            plan,
+            partition,
+            filters: partition.prepare(&plan.filters, now),
+            lo,
+            // Events after the evaluation time do not exist yet.
+            hi: hi.min(now),
+            now,
+            follow,
+        }
+    }
+
+    /// Evaluates the condition for one contact; the kept events are left in
+    /// `scratch.kept` (time order).
+    pub(crate) fn outcome(&self, ordinal: Ordinal, scratch: &mut Scratch) -> Outcome {
+        let p = self.partition;
+        p.rows_of(ordinal, &mut scratch.rows);
+        let start = scratch.rows.partition_point(|r| p.time(*r) < self.lo);
+        let end = scratch.rows.partition_point(|r| p.time(*r) <= self.hi);
+        scratch.kept.clear();
+        for &row in &scratch.rows[start.min(end)..end] {
+            if passes_all(&self.filters, row) {
+                scratch.kept.push(row);
+            }
+        }
+        if let Some(follow) = &self.follow {
+            follow.candidates(ordinal, self.now, scratch);
+            let (kept, follow_rows) = (&mut scratch.kept, &scratch.follow);
+            kept.retain(|a| follow.keeps(p, *a, follow_rows, self.now));
+        }
+        let count = scratch.kept.len();
+        let (aggregate, holds) = match &self.plan.measure {
+            MeasurePlan::Count(c) => (None, c.holds(count as f64)),
+            MeasurePlan::Aggregate {
+                func,
+                attribute,
+                comparison,
+            } => {
+                let value = aggregate(p, attribute, *func, &scratch.kept);
+                (value, value.is_some_and(|v| comparison.holds(v)))
+            }
+        };
+        Outcome {
+            count,
+            aggregate,
+            holds,
+        }
+    }
+}
+
+impl FollowMatcher<'_, '_> {
+    /// Fills `scratch.follow` with the contact's B events that pass B's
+    /// conditions and are not after now, in time order.
+    fn candidates(&self, ordinal: Ordinal, now: i64, scratch: &mut Scratch) {
+        scratch.follow.clear();
+        let Some(b) = self.partition else { return };
+        b.rows_of(ordinal, &mut scratch.follow_rows);
+        for &row in &scratch.follow_rows {
+            if b.time(row) > now {
+                break;
+            }
+            if passes_all(&self.filters, row) {
+                scratch.follow.push(row);
+            }
+        }
+    }
+
+    /// Whether A event `a` is kept: followed (or, negated, not followed)
+    /// by a B event within the window.
+    fn keeps(&self, a_part: &EventPartition, a: u32, follow: &[u32], now: i64) -> bool {
+        let t_a = a_part.time(a);
+        let limit = match self.plan.window_ms {
+            Some(d) => {
+                let end = t_a.saturating_add(d);
+                if self.plan.negated && end > now {
+                    // The window has not fully passed: nothing to decide yet.
+                    return false;
+                }
+                end.min(now)
+            }
+            None => now,
+        };
+        let Some(b_part) = self.partition else {
+            return self.plan.negated;
+        };
+        let first = follow.partition_point(|r| b_part.time(*r) <= t_a);
+        let found = follow[first..]
+            .iter()
+            .take_while(|r| b_part.time(**r) <= limit)
+            .any(|b| self.same_on(a, *b));
+        found != self.plan.negated
+    }
+
+    /// `on` correlation: every listed attribute present on both, of the
+    /// same JSON type, and equal.
+    fn same_on(&self, a: u32, b: u32) -> bool {
+        self.on.iter().all(|(ca, cb)| {
+            let (Some(ca), Some(cb)) = (ca, cb) else {
+                return false;
+            };
+            match (ca.cells[a as usize], cb.cells[b as usize]) {
+                (Cell::Str(x), Cell::Str(y)) => {
+                    let (x, y) = (ca.dict.get(x), cb.dict.get(y));
+                    !x.is_empty() && x == y
+                }
+                (Cell::Num(x), Cell::Num(y)) => x == y,
+                (Cell::Bool(x), Cell::Bool(y)) => x == y,
+                _ => false,
+            }
+        })
+    }
+}
+
+/// The aggregate of a numeric attribute over `rows`; `None` when no row
+/// holds a number.
+fn aggregate(p: &EventPartition, attribute: &str, func: AggregateFn, rows: &[u32]) -> Option<f64> {
+    let column = p.column(attribute)?;
+    let mut n = 0usize;
+    let mut acc = match func {
+        AggregateFn::Sum | AggregateFn::Avg => 0.0,
+        AggregateFn::Min => f64::INFINITY,
+        AggregateFn::Max => f64::NEG_INFINITY,
+    };
+    for &row in rows {
+        if let Cell::Num(x) = column.cells[row as usize] {
+            n += 1;
+            acc = match func {
+                AggregateFn::Sum | AggregateFn::Avg => acc + x,
+                AggregateFn::Min => acc.min(x),
+                AggregateFn::Max => acc.max(x),
+            };
+        }
+    }
+    match (n, func) {
+        (0, _) => None,
+        (n, AggregateFn::Avg) => Some(acc / n as f64),
+        _ => Some(acc),
+    }
+}

@@ -1,0 +1,143 @@
+//! The in-memory index of one account: contact field columns, event
+//! partitions, and the set of live contacts, kept current on every write.
+
+use std::collections::HashMap;
+
+use flowseg_model::{Contact, Event, Schema, Value};
+use roaring::RoaringBitmap;
+
+use crate::columns::Column;
+use crate::events::EventPartition;
+
+/// Contacts are named inside the engine by dense `u32` ordinals (the
+/// store's per-account contact sequence).
+pub type Ordinal = u32;
+
+#[derive(Debug, Clone, Default)]
+pub struct AccountIndex {
+    pub(crate) schema: Schema,
+    pub(crate) columns: HashMap<String, Column>,
+    ids: Vec<Option<Box<str>>>,
+    pub(crate) live: RoaringBitmap,
+    pub(crate) partitions: HashMap<Box<str>, EventPartition>,
+}
+
+impl AccountIndex {
+    pub fn new(schema: &Schema) -> AccountIndex {
+        let mut index = AccountIndex::default();
+        index.set_schema(schema);
+        index
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Adopts a new schema: columns of removed fields are dropped, new
+    /// fields start without values (a field of a changed type starts over).
+    pub fn set_schema(&mut self, schema: &Schema) {
+        let mut columns = HashMap::new();
+        for def in schema.fields() {
+            let column = match self.columns.remove(&def.name) {
+                Some(c) if c.field_type() == def.field_type => c,
+                _ => Column::new(def.field_type),
+            };
+            columns.insert(def.name, column);
+        }
+        self.columns = columns;
+        self.schema = schema.clone();
+    }
+
+    /// Inserts or replaces a contact's field values.
+    pub fn put_contact(&mut self, ordinal: Ordinal, contact: &Contact) {
+        let i = ordinal as usize;
+        if self.ids.len() <= i {
+            self.ids.resize(i + 1, None);
+        }
+        self.ids[i] = Some(contact.id.as_str().into());
+        self.live.insert(ordinal);
+        for (name, column) in &mut self.columns {
+            column.set(ordinal, contact.fields.get(name));
+        }
+    }
+
+    /// Erases a contact and its events.
+    pub fn remove_contact(&mut self, ordinal: Ordinal) {
+        if !self.live.remove(ordinal) {
+            return;
+        }
+        if let Some(id) = self.ids.get_mut(ordinal as usize) {
+            *id = None;
+        }
+        for column in self.columns.values_mut() {
+            column.set(ordinal, None);
+        }
+        for partition in self.partitions.values_mut() {
+            partition.forget_contact(ordinal);
+        }
+    }
+
+    /// Records an event of a live contact (times may arrive in any order).
+    pub fn add_event(&mut self, ordinal: Ordinal, event: &Event) {
+        let partition = self
+            .partitions
+            .entry(event.name.as_str().into())
+            .or_default();
+        partition.push(ordinal, event.time, &event.attributes);
+        if partition.wants_compaction() {
+            partition.compact(&self.live);
+        }
+    }
+
+    /// Merges every partition's pending tail (after a bulk load).
+    pub fn compact(&mut self) {
+        for partition in self.partitions.values_mut() {
+            partition.compact(&self.live);
+        }
+    }
+
+    pub fn live(&self) -> &RoaringBitmap {
+        &self.live
+    }
+
+    pub fn contact_id(&self, ordinal: Ordinal) -> Option<&str> {
+        self.ids.get(ordinal as usize).and_then(|s| s.as_deref())
+    }
+
+    /// A field value of a contact, as indexed.
+    pub fn field_value(&self, ordinal: Ordinal, field: &str) -> Option<Value> {
+        self.columns.get(field).and_then(|c| c.get(ordinal))
+    }
+
+    pub fn partition(&self, event: &str) -> Option<&EventPartition> {
+        self.partitions.get(event)
+    }
+
+    /// Event names with their partitions.
+    pub fn partitions(&self) -> impl Iterator<Item = (&str, &EventPartition)> {
+        self.partitions.iter().map(|(k, v)| (&**k, v))
+    }
+
+    /// Total events held (including rows of erased contacts not yet compacted).
+    pub fn event_rows(&self) -> usize {
+        self.partitions.values().map(EventPartition::len).sum()
+    }
+
+    /// Approximate heap bytes of (columns, events), for the benchmark's
+    /// bytes-per-contact and bytes-per-event figures.
+    pub fn heap_bytes(&self) -> (usize, usize) {
+        let contacts = self.columns.values().map(Column::heap_bytes).sum::<usize>()
+            + self
+                .ids
+                .iter()
+                .map(|s| s.as_ref().map_or(0, |s| s.len()) + 16)
+                .sum::<usize>()
+            + self.live.serialized_size();
+        let events = self
+            .partitions
+            .values()
+            .map(EventPartition::heap_bytes)
+            .sum();
+        (contacts, events)
+    }
+}

@@ -1,0 +1,251 @@
+//! Targeted checks of the evaluator on a tiny hand-made account.
+
+use flowseg_model::time::{DAY_MS, parse_instant};
+use flowseg_model::{AttrValue, Contact, Event, FieldDef, FieldType, Schema, Value};
+use flowseg_rules::{NoSegments, parse_and_plan};
+use serde_json::{Value as J, json};
+
+use crate::AccountIndex;
+
+fn now() -> i64 {
+    parse_instant("2026-06-30T12:00:00Z").unwrap()
+}
+
+fn contact(id: &str, fields: &[(&str, Value)]) -> Contact {
+    Contact {
+        id: id.into(),
+        fields: fields
+            .iter()
+            .map(|(k, v)| ((*k).into(), v.clone()))
+            .collect(),
+    }
+}
+
+fn event(name: &str, contact: &str, time: i64, attrs: &[(&str, AttrValue)]) -> Event {
+    Event {
+        id: None,
+        name: name.into(),
+        contact_id: contact.into(),
+        time,
+        attributes: attrs
+            .iter()
+            .map(|(k, v)| ((*k).into(), v.clone()))
+            .collect(),
+    }
+}
+
+fn index() -> AccountIndex {
+    let schema = Schema {
+        custom: vec![
+            FieldDef {
+                name: "City".into(),
+                field_type: FieldType::Text,
+            },
+            FieldDef {
+                name: "Age".into(),
+                field_type: FieldType::Number,
+            },
+        ],
+    };
+    let mut ix = AccountIndex::new(&schema);
+    ix.put_contact(
+        0,
+        &contact(
+            "c0",
+            &[
+                ("City", Value::Text("Warszawa".into())),
+                ("Age", Value::Number(30.0)),
+            ],
+        ),
+    );
+    ix.put_contact(
+        1,
+        &contact("c1", &[("City", Value::Text("STRASSE".into()))]),
+    );
+    ix.put_contact(2, &contact("c2", &[]));
+    let n = now();
+    let s = |x: &str| AttrValue::Str(x.into());
+    ix.add_event(
+        0,
+        &event("cart_add", "c0", n - 3 * 3_600_000, &[("cart_id", s("k1"))]),
+    );
+    ix.add_event(
+        0,
+        &event(
+            "purchase",
+            "c0",
+            n - 2 * 3_600_000 - 1,
+            &[("cart_id", s("k1")), ("price", AttrValue::Num(120.0))],
+        ),
+    );
+    ix.add_event(
+        1,
+        &event("cart_add", "c1", n - 3 * 3_600_000, &[("cart_id", s("k2"))]),
+    );
+    ix.add_event(
+        1,
+        &event("purchase", "c1", n - 3_600_000, &[("cart_id", s("other"))]),
+    );
+    ix.add_event(
+        1,
+        &event(
+            "purchase",
+            "c1",
+            n - 30 * DAY_MS,
+            &[("price", AttrValue::Num(50.0))],
+        ),
+    );
+    ix.add_event(
+        1,
+        &event("purchase", "c1", n + 1, &[("price", AttrValue::Num(500.0))]),
+    );
+    ix
+}
+
+fn members(ix: &AccountIndex, rule: J, at: i64) -> Vec<u32> {
+    let (_, plan) = parse_and_plan(&rule, "/rule", ix.schema(), &NoSegments, None).unwrap();
+    ix.evaluate(&plan, at).iter().collect()
+}
+
+#[test]
+fn fields_and_negation() {
+    let ix = index();
+    assert_eq!(
+        members(
+            &ix,
+            json!({"field": "City", "op": "contains", "value": "warsz"}),
+            now()
+        ),
+        vec![0]
+    );
+    assert_eq!(
+        members(
+            &ix,
+            json!({"field": "City", "op": "not_contains", "value": "warsz"}),
+            now()
+        ),
+        vec![1, 2]
+    );
+    assert_eq!(
+        members(
+            &ix,
+            json!({"field": "Age", "op": "equals", "value": 30.0}),
+            now()
+        ),
+        vec![0]
+    );
+    assert_eq!(
+        members(&ix, json!({"field": "Age", "op": "has_no_value"}), now()),
+        vec![1, 2]
+    );
+    assert_eq!(
+        members(&ix, json!({"not": {"all": []}}), now()),
+        Vec::<u32>::new()
+    );
+}
+
+#[test]
+fn windows_counts_and_as_of() {
+    let ix = index();
+    // Exactly now − 30d is not within the last 30 days.
+    assert_eq!(
+        members(
+            &ix,
+            json!({"event": "purchase", "where": [{"attribute": "price", "op": "lt", "value": 100}], "within": {"last": "30d"}}),
+            now()
+        ),
+        Vec::<u32>::new()
+    );
+    assert_eq!(
+        members(
+            &ix,
+            json!({"event": "purchase", "where": [{"attribute": "price", "op": "lt", "value": 100}], "within": {"before": "30d"}}),
+            now()
+        ),
+        vec![1]
+    );
+    // The future event counts once now reaches it.
+    assert_eq!(
+        members(
+            &ix,
+            json!({"event": "purchase", "where": [{"attribute": "price", "op": "gt", "value": 400}]}),
+            now()
+        ),
+        Vec::<u32>::new()
+    );
+    assert_eq!(
+        members(
+            &ix,
+            json!({"event": "purchase", "where": [{"attribute": "price", "op": "gt", "value": 400}]}),
+            now() + 1
+        ),
+        vec![1]
+    );
+    assert_eq!(
+        members(
+            &ix,
+            json!({"event": "purchase", "count": {"op": "equals", "value": 0}}),
+            now()
+        ),
+        vec![2]
+    );
+    assert_eq!(
+        members(
+            &ix,
+            json!({"event": "purchase", "aggregate": {"fn": "sum", "attribute": "price", "op": "not_equals", "value": 1}}),
+            now()
+        ),
+        vec![0, 1]
+    );
+}
+
+#[test]
+fn sequences_with_correlation() {
+    let ix = index();
+    let abandoned = json!({"event": "cart_add", "within": {"last": "2d"}, "not_followed_by": {"event": "purchase", "window": "1h", "on": ["cart_id"]}});
+    // c0 bought the same cart 1h − 1ms later: not abandoned; c1 bought another cart.
+    assert_eq!(members(&ix, abandoned.clone(), now()), vec![1]);
+    // Two hours earlier, c1's window had not passed yet.
+    assert_eq!(
+        members(&ix, abandoned, now() - 2 * 3_600_000 - 1),
+        Vec::<u32>::new()
+    );
+    let followed =
+        json!({"event": "cart_add", "followed_by": {"event": "purchase", "window": "1h"}});
+    assert_eq!(members(&ix, followed, now()), vec![0]);
+}
+
+#[test]
+fn erasing_a_contact_removes_it_everywhere() {
+    let mut ix = index();
+    ix.remove_contact(1);
+    assert_eq!(members(&ix, json!({"all": []}), now()), vec![0, 2]);
+    assert_eq!(
+        members(
+            &ix,
+            json!({"event": "purchase", "count": {"op": "equals", "value": 0}}),
+            now()
+        ),
+        vec![2]
+    );
+    ix.compact();
+    assert_eq!(members(&ix, json!({"event": "purchase"}), now()), vec![0]);
+}
+
+#[test]
+fn explain_shows_verdicts_and_evidence() {
+    let ix = index();
+    let rule_json = json!({"all": [{"field": "City", "op": "contains", "value": "warsz"}, {"event": "purchase", "aggregate": {"fn": "max", "attribute": "price", "op": "gt", "value": 100}}]});
+    let (rule, plan) = parse_and_plan(&rule_json, "/rule", ix.schema(), &NoSegments, None).unwrap();
+    let (member, tree) = ix.explain(&rule, &plan, &NoSegments, 0, now());
+    assert!(member);
+    assert_eq!(tree["children"][0]["evidence"]["value"], json!("Warszawa"));
+    assert_eq!(tree["children"][1]["evidence"]["count"], json!(1));
+    assert_eq!(
+        tree["children"][1]["evidence"]["aggregate"]["value"],
+        json!(120.0)
+    );
+    let (member, tree) = ix.explain(&rule, &plan, &NoSegments, 1, now());
+    assert!(!member);
+    assert_eq!(tree["children"][0]["result"], json!(false));
+}
