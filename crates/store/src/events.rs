@@ -1,0 +1,639 @@
+//! The event log: batched durable appends with de-duplication and contact
+//! resolution, per-contact reads, full scans for rebuilds, usage metering.
+
+use std::collections::{BTreeMap, HashMap};
+
+use flowseg_model::contact::apply_write;
+use flowseg_model::event::check_event_name;
+use flowseg_model::identity::{check_email, check_external_id, normalize_phone};
+use flowseg_model::time::format_month;
+use flowseg_model::{Contact, ContactRef, ContactWrite, Event, EventInput, EventSource, Value};
+use redb::{ReadTransaction, ReadableTable};
+
+use crate::codec::{decode_event, encode_event};
+use crate::contacts::{ContactTables, IDENTITIES, next_contact_seq, scan_contacts};
+use crate::tables::{COUNTERS, EVENT_IDS, EVENT_NAME_IDS, EVENT_NAMES, EVENTS, USAGE};
+use crate::{Store, StoreError, contact_id, contact_seq, ensure_account};
+
+/// What became of each item of an appended batch (indexes into the batch).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AppendOutcome {
+    /// Stored events with their contact's seq, in batch order.
+    pub accepted: Vec<(usize, Event, u64)>,
+    /// Items whose `id` was already stored (or seen earlier in the batch).
+    pub duplicates: Vec<usize>,
+    /// Refused items and why (one sentence, the value in backticks).
+    pub rejected: Vec<(usize, String)>,
+    /// Contacts created because an event named an unknown email, phone or
+    /// external id, with their seqs.
+    pub created_contacts: Vec<(u64, Contact)>,
+}
+
+/// An item's contact reference after validation, before resolution.
+enum Target<'a> {
+    Id(&'a str),
+    /// (index into IDENTITIES, normalised value)
+    Identity(usize, String),
+}
+
+fn validate(event: &EventInput) -> Result<Target<'_>, String> {
+    check_event_name(&event.name)?;
+    Ok(match &event.contact {
+        ContactRef::Id(id) => Target::Id(id),
+        ContactRef::ExternalId(v) => Target::Identity(
+            0,
+            check_external_id(v).map_err(|e| e.to_string())?.to_owned(),
+        ),
+        ContactRef::Email(v) => {
+            Target::Identity(1, check_email(v).map_err(|e| e.to_string())?.to_owned())
+        }
+        ContactRef::Phone(v) => Target::Identity(2, normalize_phone(v).map_err(|e| e.to_string())?),
+    })
+}
+
+/// Loads an account's interned event names, indexed by name id.
+fn load_names(txn: &ReadTransaction, account: &str) -> Result<Vec<String>, StoreError> {
+    let t = txn.open_table(EVENT_NAMES)?;
+    let mut names = Vec::new();
+    for item in t.range((account, 0u32)..=(account, u32::MAX))? {
+        let (k, v) = item?;
+        let id = k.value().1 as usize;
+        if names.len() <= id {
+            names.resize(id + 1, String::new());
+        }
+        names[id] = v.value().to_owned();
+    }
+    Ok(names)
+}
+
+/// Streams an account's events by contact, time, arrival within one read
+/// transaction.
+fn scan_events(
+    txn: &ReadTransaction,
+    account: &str,
+    mut f: impl FnMut(u64, Event),
+) -> Result<(), StoreError> {
+    let names = load_names(txn, account)?;
+    let t = txn.open_table(EVENTS)?;
+    let range = (account, 0u64, i64::MIN, 0u64)..=(account, u64::MAX, i64::MAX, u64::MAX);
+    let mut last_seq = None;
+    let mut last_id = String::new();
+    for item in t.range(range)? {
+        let (k, v) = item?;
+        let (_, seq, time, _) = k.value();
+        if last_seq != Some(seq) {
+            last_seq = Some(seq);
+            last_id = contact_id(seq);
+        }
+        let body = decode_event(v.value())?;
+        f(
+            seq,
+            Event {
+                id: body.id,
+                name: name_of(&names, body.name_id)?.to_owned(),
+                contact_id: last_id.clone(),
+                time,
+                attributes: body.attributes,
+            },
+        );
+    }
+    Ok(())
+}
+
+fn name_of(names: &[String], id: u32) -> Result<&str, StoreError> {
+    names
+        .get(id as usize)
+        .filter(|n| !n.is_empty())
+        .map(String::as_str)
+        .ok_or_else(|| StoreError::Corrupt(format!("event name id {id} is not interned")))
+}
+
+/// The opaque cursor of [`Store::contact_events`]: the key of the last
+/// event returned.
+fn encode_cursor(time: i64, seq: u64) -> String {
+    format!("{time}.{seq}")
+}
+
+fn decode_cursor(cursor: &str) -> Result<(i64, u64), StoreError> {
+    cursor
+        .split_once('.')
+        .and_then(|(t, s)| Some((t.parse().ok()?, s.parse().ok()?)))
+        .ok_or_else(|| StoreError::Invalid(format!("`{cursor}` is not a valid cursor")))
+}
+
+impl Store {
+    /// Appends a batch of events in ONE durable transaction, items in order.
+    /// Per item: the name is checked; the contact is resolved (an unknown
+    /// `id` is rejected; an unknown email, phone or external id creates the
+    /// contact with only that identity); `time` `None` is `now`; an `id`
+    /// already stored in the account, or seen earlier in the batch, makes
+    /// the item a duplicate (counted, not stored, creating nothing).
+    /// Accepted custom events are metered in the UTC month of `now`.
+    pub fn append_events(
+        &self,
+        account: &str,
+        events: &[EventInput],
+        now: i64,
+    ) -> Result<AppendOutcome, StoreError> {
+        self.write(|txn| {
+            ensure_account(txn, account)?;
+            let mut out = AppendOutcome::default();
+            let mut contacts = ContactTables::open(txn)?;
+            let mut log = txn.open_table(EVENTS)?;
+            let mut dedup = txn.open_table(EVENT_IDS)?;
+            let mut name_ids = txn.open_table(EVENT_NAME_IDS)?;
+            let mut names = txn.open_table(EVENT_NAMES)?;
+            let mut counters = txn.open_table(COUNTERS)?;
+            let start_contact = next_contact_seq(&counters, account)?;
+            let mut next_contact = start_contact;
+            let start_event = counters.get((account, "event"))?.map_or(0, |g| g.value());
+            let mut next_event = start_event;
+            let start_name = counters
+                .get((account, "event_name"))?
+                .map_or(0, |g| g.value());
+            let mut next_name = start_name;
+            let mut name_cache: HashMap<&str, u32> = HashMap::new();
+            let mut custom = 0u64;
+
+            for (index, event) in events.iter().enumerate() {
+                let target = match validate(event) {
+                    Ok(t) => t,
+                    Err(m) => {
+                        out.rejected.push((index, m));
+                        continue;
+                    }
+                };
+                if let Some(id) = &event.id
+                    && dedup.get((account, id.as_str()))?.is_some()
+                {
+                    out.duplicates.push(index);
+                    continue;
+                }
+                let seq = match target {
+                    Target::Id(id) => match contact_seq(id) {
+                        Some(s) if contacts.exists(account, s)? => s,
+                        _ => {
+                            out.rejected
+                                .push((index, format!("unknown contact id `{id}`")));
+                            continue;
+                        }
+                    },
+                    Target::Identity(which, value) => {
+                        match contacts.lookup(account, which, &value)? {
+                            Some(s) => s,
+                            None => {
+                                let seq = next_contact;
+                                next_contact += 1;
+                                let mut contact = Contact {
+                                    id: contact_id(seq),
+                                    fields: BTreeMap::new(),
+                                };
+                                let write = ContactWrite {
+                                    id: None,
+                                    set: [(
+                                        IDENTITIES[which].0.to_owned(),
+                                        Some(Value::Text(value)),
+                                    )]
+                                    .into(),
+                                };
+                                apply_write(&mut contact, &write, true, now);
+                                contacts.save(account, seq, None, &contact)?;
+                                out.created_contacts.push((seq, contact));
+                                seq
+                            }
+                        }
+                    }
+                };
+                let name_id = match name_cache.get(event.name.as_str()) {
+                    Some(&id) => id,
+                    None => {
+                        let stored = name_ids
+                            .get((account, event.name.as_str()))?
+                            .map(|g| g.value());
+                        let id = match stored {
+                            Some(id) => id,
+                            None => {
+                                let id = u32::try_from(next_name).map_err(|_| {
+                                    StoreError::Invalid(
+                                        "this account has too many distinct event names".into(),
+                                    )
+                                })?;
+                                next_name += 1;
+                                name_ids.insert((account, event.name.as_str()), id)?;
+                                names.insert((account, id), event.name.as_str())?;
+                                id
+                            }
+                        };
+                        name_cache.insert(&event.name, id);
+                        id
+                    }
+                };
+                let time = event.time.unwrap_or(now);
+                let event_seq = next_event;
+                next_event += 1;
+                log.insert(
+                    (account, seq, time, event_seq),
+                    encode_event(event.id.as_deref(), name_id, &event.attributes).as_slice(),
+                )?;
+                if let Some(id) = &event.id {
+                    dedup.insert((account, id.as_str()), ())?;
+                }
+                if EventSource::of(&event.name) == EventSource::Custom {
+                    custom += 1;
+                }
+                out.accepted.push((
+                    index,
+                    Event {
+                        id: event.id.clone(),
+                        name: event.name.clone(),
+                        contact_id: contact_id(seq),
+                        time,
+                        attributes: event.attributes.clone(),
+                    },
+                    seq,
+                ));
+            }
+
+            if next_contact != start_contact {
+                counters.insert((account, "contact"), next_contact)?;
+            }
+            if next_event != start_event {
+                counters.insert((account, "event"), next_event)?;
+            }
+            if next_name != start_name {
+                counters.insert((account, "event_name"), next_name)?;
+            }
+            if custom > 0 {
+                let month = format_month(now);
+                let mut usage = txn.open_table(USAGE)?;
+                let before = usage
+                    .get((account, month.as_str()))?
+                    .map_or(0, |g| g.value());
+                usage.insert((account, month.as_str()), before + custom)?;
+            }
+            Ok(out)
+        })
+    }
+
+    /// Streams every event of an account ordered by contact seq, then time
+    /// (then arrival), from one consistent snapshot: a rebuild can build
+    /// each contact's time-sorted run as it goes.
+    pub fn for_each_event(
+        &self,
+        account: &str,
+        f: impl FnMut(u64, Event),
+    ) -> Result<(), StoreError> {
+        scan_events(&self.read()?, account, f)
+    }
+
+    /// Streams all of an account's contacts, then all its events (as
+    /// [`Store::for_each_contact`] and [`Store::for_each_event`] do), from
+    /// ONE consistent snapshot, and returns the contact seq bound of that
+    /// snapshot: what an engine rebuild needs so that no event names a
+    /// contact it has not seen, whatever is written meanwhile.
+    pub fn scan_account(
+        &self,
+        account: &str,
+        on_contact: impl FnMut(u64, Contact),
+        on_event: impl FnMut(u64, Event),
+    ) -> Result<u64, StoreError> {
+        let txn = self.read()?;
+        let bound = next_contact_seq(&txn.open_table(COUNTERS)?, account)?;
+        scan_contacts(&txn, account, on_contact)?;
+        scan_events(&txn, account, on_event)?;
+        Ok(bound)
+    }
+
+    /// One contact's events, newest first, `limit` (at least 1) per page;
+    /// pass the returned cursor to get the next page (`None` when there is
+    /// no more). An unknown contact is [`StoreError::NotFound`], a cursor
+    /// the store did not issue [`StoreError::Invalid`].
+    pub fn contact_events(
+        &self,
+        account: &str,
+        contact_id_str: &str,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Event>, Option<String>), StoreError> {
+        let limit = limit.max(1);
+        let not_found = || StoreError::NotFound(format!("no contact has id `{contact_id_str}`"));
+        let seq = contact_seq(contact_id_str).ok_or_else(not_found)?;
+        let txn = self.read()?;
+        if txn
+            .open_table(crate::tables::CONTACTS)?
+            .get((account, seq))?
+            .is_none()
+        {
+            return Err(not_found());
+        }
+        let names = load_names(&txn, account)?;
+        let t = txn.open_table(EVENTS)?;
+        let low = (account, seq, i64::MIN, 0u64);
+        let mut iter = match cursor {
+            Some(c) => {
+                let (time, es) = decode_cursor(c)?;
+                t.range(low..(account, seq, time, es))?
+            }
+            None => t.range(low..=(account, seq, i64::MAX, u64::MAX))?,
+        }
+        .rev();
+        let mut page = Vec::with_capacity(limit.min(1024));
+        let mut last = None;
+        for item in iter.by_ref().take(limit) {
+            let (k, v) = item?;
+            let (_, _, time, es) = k.value();
+            let body = decode_event(v.value())?;
+            page.push(Event {
+                id: body.id,
+                name: name_of(&names, body.name_id)?.to_owned(),
+                contact_id: contact_id_str.to_owned(),
+                time,
+                attributes: body.attributes,
+            });
+            last = Some((time, es));
+        }
+        let more = iter.next().transpose()?.is_some();
+        Ok((
+            page,
+            last.filter(|_| more).map(|(t, s)| encode_cursor(t, s)),
+        ))
+    }
+
+    /// Accepted custom events per UTC month (`YYYY-MM`), oldest first.
+    pub fn usage(&self, account: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let txn = self.read()?;
+        let t = txn.open_table(USAGE)?;
+        let mut out = Vec::new();
+        for item in t.range((account, "")..)? {
+            let (k, v) = item?;
+            let (acc, month) = k.value();
+            if acc != account {
+                break;
+            }
+            out.push((month.to_owned(), v.value()));
+        }
+        Ok(out)
+    }
+
+    /// The event names an account has stored (ever), for catalogs.
+    pub fn event_names(&self, account: &str) -> Result<Vec<String>, StoreError> {
+        let txn = self.read()?;
+        Ok(load_names(&txn, account)?
+            .into_iter()
+            .filter(|n| !n.is_empty())
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::store;
+    use flowseg_model::AttrValue;
+    use flowseg_model::time::parse_instant;
+
+    fn ev(id: Option<&str>, name: &str, contact: ContactRef, time: Option<i64>) -> EventInput {
+        EventInput {
+            id: id.map(Into::into),
+            name: name.into(),
+            contact,
+            time,
+            attributes: [("price".to_string(), AttrValue::Num(10.0))].into(),
+        }
+    }
+
+    fn email(e: &str) -> ContactRef {
+        ContactRef::Email(e.into())
+    }
+
+    #[test]
+    fn events_create_contacts_and_reject_bad_refs() {
+        let (_d, s) = store();
+        let out = s
+            .append_events(
+                "acc",
+                &[
+                    ev(None, "buy", email("Ann@x.com"), Some(5)),
+                    ev(None, "buy", email("ann@X.com"), None),
+                    ev(
+                        None,
+                        "buy",
+                        ContactRef::Phone("+48 600-100-200".into()),
+                        Some(7),
+                    ),
+                    ev(None, "buy", ContactRef::Phone("600100200".into()), Some(7)),
+                    ev(None, "buy", ContactRef::Id("c9".into()), Some(7)),
+                    ev(None, "buy", ContactRef::Id("c0".into()), Some(8)),
+                    ev(None, "bad name", ContactRef::Id("c0".into()), Some(8)),
+                    ev(None, "buy", email(""), Some(8)),
+                    ev(None, "buy", ContactRef::ExternalId("crm".into()), Some(9)),
+                ],
+                1000,
+            )
+            .unwrap();
+        let acc: Vec<_> = out
+            .accepted
+            .iter()
+            .map(|(i, e, seq)| (*i, e.contact_id.as_str(), *seq, e.time))
+            .collect();
+        assert_eq!(
+            acc,
+            vec![
+                (0, "c0", 0, 5),
+                (1, "c0", 0, 1000),
+                (2, "c1", 1, 7),
+                (5, "c0", 0, 8),
+                (8, "c2", 2, 9)
+            ]
+        );
+        let rejected: Vec<_> = out.rejected.iter().map(|r| r.0).collect();
+        assert_eq!(rejected, vec![3, 4, 6, 7]);
+        assert!(out.rejected[0].1.contains("`600100200`"));
+        assert!(out.rejected[1].1.contains("unknown contact id `c9`"));
+        assert_eq!(out.created_contacts.len(), 3);
+        let c1 = s.contact("acc", "c1").unwrap().unwrap();
+        assert_eq!(c1.text("MobilePhone"), Some("+48600100200"));
+        assert_eq!(c1.fields.get("CreateTime"), Some(&Value::Date(1000)));
+        assert_eq!(c1.fields.len(), 3);
+        assert_eq!(
+            s.contact("acc", "c0").unwrap().unwrap().text("Email"),
+            Some("Ann@x.com")
+        );
+        // A later upsert by that identity finds the created contact.
+        let w = ContactWrite {
+            id: None,
+            set: [("ExternalId".to_string(), Some(Value::Text("crm".into())))].into(),
+        };
+        let r = s.upsert_contacts("acc", &[w], 2000).unwrap();
+        assert_eq!(r[0].as_ref().unwrap().id, "c2");
+    }
+
+    #[test]
+    fn duplicates_within_and_across_batches() {
+        let (_d, s) = store();
+        let out = s
+            .append_events(
+                "acc",
+                &[
+                    ev(Some("e1"), "buy", email("a@x.com"), Some(1)),
+                    ev(Some("e1"), "other", email("b@x.com"), Some(2)),
+                    ev(None, "buy", email("a@x.com"), Some(3)),
+                    ev(None, "buy", email("a@x.com"), Some(3)),
+                ],
+                10,
+            )
+            .unwrap();
+        assert_eq!(out.accepted.len(), 3);
+        assert_eq!(out.duplicates, vec![1]);
+        // The duplicate created no contact.
+        assert_eq!(out.created_contacts.len(), 1);
+        let out = s
+            .append_events(
+                "acc",
+                &[
+                    ev(Some("e1"), "x", ContactRef::Id("c0".into()), Some(4)),
+                    ev(Some("e2"), "x", ContactRef::Id("c0".into()), Some(4)),
+                ],
+                10,
+            )
+            .unwrap();
+        assert_eq!(out.duplicates, vec![0]);
+        assert_eq!(out.accepted.len(), 1);
+        let mut n = 0;
+        s.for_each_event("acc", |_, _| n += 1).unwrap();
+        assert_eq!(n, 4);
+    }
+
+    #[test]
+    fn erase_removes_events_and_their_ids() {
+        let (_d, s) = store();
+        s.append_events(
+            "acc",
+            &[
+                ev(Some("e1"), "buy", email("a@x.com"), Some(1)),
+                ev(Some("e2"), "buy", email("b@x.com"), Some(1)),
+                ev(Some("e3"), "buy", email("a@x.com"), Some(2)),
+            ],
+            10,
+        )
+        .unwrap();
+        assert!(s.delete_contact("acc", "c0").unwrap());
+        let mut seen = Vec::new();
+        s.for_each_event("acc", |seq, e| seen.push((seq, e.id.unwrap())))
+            .unwrap();
+        assert_eq!(seen, vec![(1, "e2".to_string())]);
+        assert!(matches!(
+            s.contact_events("acc", "c0", 10, None),
+            Err(StoreError::NotFound(_))
+        ));
+        assert_eq!(s.contact_by_email("acc", "a@x.com").unwrap(), None);
+        // The erased contact's ids are free again; the email makes a new contact.
+        let out = s
+            .append_events(
+                "acc",
+                &[ev(Some("e1"), "buy", email("a@x.com"), Some(3))],
+                10,
+            )
+            .unwrap();
+        assert_eq!(out.accepted.len(), 1);
+        assert_eq!(out.accepted[0].2, 2);
+    }
+
+    #[test]
+    fn usage_counts_custom_events_per_month_of_acceptance() {
+        let (_d, s) = store();
+        let june = parse_instant("2026-06-30T23:59:59Z").unwrap();
+        let july = parse_instant("2026-07-01T00:00:00Z").unwrap();
+        let batch = [
+            ev(None, "buy", email("a@x.com"), Some(0)),
+            ev(None, "MailOpen", email("a@x.com"), None),
+            ev(None, "Visit", email("a@x.com"), None),
+            ev(None, "mailopen", email("a@x.com"), None),
+            ev(Some("d"), "buy", email("a@x.com"), None),
+            ev(Some("d"), "buy", email("a@x.com"), None),
+            ev(None, "buy", ContactRef::Id("c99".into()), None),
+        ];
+        s.append_events("acc", &batch, june).unwrap();
+        s.append_events("acc", &batch[..1], july).unwrap();
+        assert_eq!(
+            s.usage("acc").unwrap(),
+            vec![("2026-06".to_string(), 3), ("2026-07".to_string(), 1)]
+        );
+        assert_eq!(
+            s.event_names("acc").unwrap(),
+            vec!["buy", "MailOpen", "Visit", "mailopen"]
+        );
+    }
+
+    #[test]
+    fn contact_events_pages_newest_first() {
+        let (_d, s) = store();
+        let batch: Vec<_> = (0..7)
+            .map(|i| {
+                ev(
+                    Some(&format!("e{i}")),
+                    if i % 2 == 0 { "even" } else { "odd" },
+                    email("a@x.com"),
+                    Some(100 - (i % 3)),
+                )
+            })
+            .collect();
+        s.append_events("acc", &batch, 1).unwrap();
+        s.append_events("acc", &[ev(None, "other", email("b@x.com"), Some(1000))], 1)
+            .unwrap();
+        let mut all = Vec::new();
+        let mut cursor = None;
+        loop {
+            let (page, next) = s.contact_events("acc", "c0", 3, cursor.as_deref()).unwrap();
+            assert!(page.len() <= 3);
+            all.extend(page);
+            match next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(all.len(), 7);
+        assert!(all.windows(2).all(|w| w[0].time >= w[1].time));
+        assert!(all.iter().all(|e| e.contact_id == "c0"));
+        let mut ids: Vec<_> = all.iter().map(|e| e.id.clone().unwrap()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 7);
+        // Same-time events come newest-arrival first.
+        assert_eq!(all[0].id.as_deref(), Some("e6"));
+        assert!(matches!(
+            s.contact_events("acc", "c0", 3, Some("garbage")),
+            Err(StoreError::Invalid(_))
+        ));
+        let (page, next) = s.contact_events("acc", "c0", 100, None).unwrap();
+        assert_eq!((page.len(), next), (7, None));
+    }
+
+    #[test]
+    fn for_each_event_orders_by_contact_then_time() {
+        let (_d, s) = store();
+        s.append_events(
+            "acc",
+            &[
+                ev(None, "a", email("b@x.com"), Some(5)),
+                ev(None, "a", email("a@x.com"), Some(3)),
+                ev(None, "b", email("b@x.com"), Some(-1)),
+                ev(None, "c", email("a@x.com"), Some(1)),
+            ],
+            1,
+        )
+        .unwrap();
+        let mut seen = Vec::new();
+        s.for_each_event("acc", |seq, e| seen.push((seq, e.time, e.name)))
+            .unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                (0, -1, "b".to_string()),
+                (0, 5, "a".to_string()),
+                (1, 1, "c".to_string()),
+                (1, 3, "a".to_string())
+            ]
+        );
+    }
+}

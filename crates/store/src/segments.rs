@@ -1,0 +1,325 @@
+//! Segment definitions (unique names per account) and snapshots: frozen
+//! member lists, stored in chunks so a large send list is not one value.
+
+use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{decode_strings, encode_strings};
+use crate::tables::{SEGMENT_NAMES, SEGMENTS, SNAPSHOT_MEMBERS, SNAPSHOTS};
+use crate::{Store, StoreError, ensure_account, take_counter};
+
+/// Member ids per stored snapshot chunk (~100 KiB).
+const CHUNK: usize = 10_000;
+
+/// A saved segment. `rule` is kept as the JSON the rules crate validated,
+/// so the store does not depend on the rule types.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentRecord {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub rule: serde_json::Value,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A snapshot with its members: the recipient list of a send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotRecord {
+    pub id: String,
+    pub segment_id: String,
+    pub taken_at: i64,
+    pub as_of: i64,
+    pub member_ids: Vec<String>,
+}
+
+/// A snapshot without its members, for listings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotMeta {
+    pub id: String,
+    pub segment_id: String,
+    pub taken_at: i64,
+    pub as_of: i64,
+    pub count: u64,
+}
+
+fn scan<T: serde::de::DeserializeOwned>(
+    t: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    account: &str,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    for item in t.range((account, "")..)? {
+        let (k, v) = item?;
+        if k.value().0 != account {
+            break;
+        }
+        out.push(serde_json::from_slice(v.value())?);
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Issues a fresh segment id for an account (`seg_1`, `seg_2`, ...).
+    pub fn new_segment_id(&self, account: &str) -> Result<String, StoreError> {
+        self.write(|txn| {
+            ensure_account(txn, account)?;
+            Ok(format!(
+                "seg_{}",
+                take_counter(txn, account, "segment")? + 1
+            ))
+        })
+    }
+
+    /// Creates or replaces a segment. A name another segment of the account
+    /// has (exactly) is a [`StoreError::Conflict`] and changes nothing.
+    pub fn put_segment(&self, account: &str, seg: &SegmentRecord) -> Result<(), StoreError> {
+        self.write(|txn| {
+            ensure_account(txn, account)?;
+            let mut segments = txn.open_table(SEGMENTS)?;
+            let mut names = txn.open_table(SEGMENT_NAMES)?;
+            if let Some(holder) = names.get((account, seg.name.as_str()))?
+                && holder.value() != seg.id
+            {
+                return Err(StoreError::Conflict(format!(
+                    "a segment named `{}` already exists",
+                    seg.name
+                )));
+            }
+            let old: Option<SegmentRecord> = segments
+                .get((account, seg.id.as_str()))?
+                .map(|v| serde_json::from_slice(v.value()))
+                .transpose()?;
+            if let Some(old) = old
+                && old.name != seg.name
+            {
+                names.remove((account, old.name.as_str()))?;
+            }
+            names.insert((account, seg.name.as_str()), seg.id.as_str())?;
+            segments.insert(
+                (account, seg.id.as_str()),
+                serde_json::to_vec(seg)?.as_slice(),
+            )?;
+            Ok(())
+        })
+    }
+
+    /// One segment by id.
+    pub fn segment(&self, account: &str, id: &str) -> Result<Option<SegmentRecord>, StoreError> {
+        let txn = self.read()?;
+        let t = txn.open_table(SEGMENTS)?;
+        match t.get((account, id))? {
+            Some(v) => Ok(Some(serde_json::from_slice(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every segment of an account, oldest first.
+    pub fn segments(&self, account: &str) -> Result<Vec<SegmentRecord>, StoreError> {
+        let txn = self.read()?;
+        let mut out: Vec<SegmentRecord> = scan(&txn.open_table(SEGMENTS)?, account)?;
+        out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(out)
+    }
+
+    /// Deletes a segment (its snapshots stay: they record past sends).
+    /// Returns whether it existed.
+    pub fn delete_segment(&self, account: &str, id: &str) -> Result<bool, StoreError> {
+        self.write(|txn| {
+            let mut segments = txn.open_table(SEGMENTS)?;
+            let Some(old) = segments
+                .remove((account, id))?
+                .map(|v| serde_json::from_slice::<SegmentRecord>(v.value()))
+                .transpose()?
+            else {
+                return Ok(false);
+            };
+            txn.open_table(SEGMENT_NAMES)?
+                .remove((account, old.name.as_str()))?;
+            Ok(true)
+        })
+    }
+
+    /// Issues a fresh snapshot id for an account (`snap_1`, ...).
+    pub fn new_snapshot_id(&self, account: &str) -> Result<String, StoreError> {
+        self.write(|txn| {
+            ensure_account(txn, account)?;
+            Ok(format!(
+                "snap_{}",
+                take_counter(txn, account, "snapshot")? + 1
+            ))
+        })
+    }
+
+    /// Stores a snapshot and its members (in chunks) durably. Snapshots are
+    /// immutable: an id already used is a [`StoreError::Conflict`].
+    pub fn put_snapshot(&self, account: &str, snap: &SnapshotRecord) -> Result<(), StoreError> {
+        self.write(|txn| {
+            ensure_account(txn, account)?;
+            let mut metas = txn.open_table(SNAPSHOTS)?;
+            if metas.get((account, snap.id.as_str()))?.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "snapshot `{}` already exists",
+                    snap.id
+                )));
+            }
+            let meta = SnapshotMeta {
+                id: snap.id.clone(),
+                segment_id: snap.segment_id.clone(),
+                taken_at: snap.taken_at,
+                as_of: snap.as_of,
+                count: snap.member_ids.len() as u64,
+            };
+            metas.insert(
+                (account, snap.id.as_str()),
+                serde_json::to_vec(&meta)?.as_slice(),
+            )?;
+            let mut members = txn.open_table(SNAPSHOT_MEMBERS)?;
+            for (n, chunk) in snap.member_ids.chunks(CHUNK).enumerate() {
+                let n = u32::try_from(n)
+                    .map_err(|_| StoreError::Invalid("the snapshot is too large".into()))?;
+                members.insert(
+                    (account, snap.id.as_str(), n),
+                    encode_strings(chunk).as_slice(),
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// One snapshot with all its members, in the order they were stored.
+    pub fn snapshot(&self, account: &str, id: &str) -> Result<Option<SnapshotRecord>, StoreError> {
+        let txn = self.read()?;
+        let Some(meta) = txn
+            .open_table(SNAPSHOTS)?
+            .get((account, id))?
+            .map(|v| serde_json::from_slice::<SnapshotMeta>(v.value()))
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        let t = txn.open_table(SNAPSHOT_MEMBERS)?;
+        let mut member_ids = Vec::with_capacity(usize::try_from(meta.count).unwrap_or(0));
+        for item in t.range((account, id, 0u32)..=(account, id, u32::MAX))? {
+            let (_, v) = item?;
+            decode_strings(v.value(), &mut member_ids)?;
+        }
+        if member_ids.len() as u64 != meta.count {
+            return Err(StoreError::Corrupt(format!(
+                "snapshot `{id}` holds {} members, not {}",
+                member_ids.len(),
+                meta.count
+            )));
+        }
+        Ok(Some(SnapshotRecord {
+            id: meta.id,
+            segment_id: meta.segment_id,
+            taken_at: meta.taken_at,
+            as_of: meta.as_of,
+            member_ids,
+        }))
+    }
+
+    /// The snapshots of an account (or of one segment), oldest first.
+    pub fn snapshots(
+        &self,
+        account: &str,
+        segment_id: Option<&str>,
+    ) -> Result<Vec<SnapshotMeta>, StoreError> {
+        let txn = self.read()?;
+        let mut out: Vec<SnapshotMeta> = scan(&txn.open_table(SNAPSHOTS)?, account)?;
+        if let Some(seg) = segment_id {
+            out.retain(|m| m.segment_id == seg);
+        }
+        out.sort_by(|a, b| (a.taken_at, &a.id).cmp(&(b.taken_at, &b.id)));
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::store;
+    use serde_json::json;
+
+    fn seg(id: &str, name: &str) -> SegmentRecord {
+        SegmentRecord {
+            id: id.into(),
+            name: name.into(),
+            description: "d".into(),
+            rule: json!({"all": []}),
+            created_at: 1,
+            updated_at: 1,
+        }
+    }
+
+    #[test]
+    fn segment_names_are_unique() {
+        let (_d, s) = store();
+        let a = s.new_segment_id("acc").unwrap();
+        let b = s.new_segment_id("acc").unwrap();
+        assert_ne!(a, b);
+        s.put_segment("acc", &seg(&a, "vip")).unwrap();
+        assert!(matches!(
+            s.put_segment("acc", &seg(&b, "vip")),
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(s.segment("acc", &b).unwrap(), None);
+        s.put_segment("acc", &seg(&b, "VIP")).unwrap();
+        // Renaming frees the old name; re-saving under the same name is fine.
+        s.put_segment("acc", &seg(&a, "gold")).unwrap();
+        s.put_segment("acc", &seg(&a, "gold")).unwrap();
+        s.put_segment("acc", &seg(&b, "vip")).unwrap();
+        let names: Vec<_> = s
+            .segments("acc")
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names, vec!["gold", "vip"]);
+        assert!(s.delete_segment("acc", &a).unwrap());
+        assert!(!s.delete_segment("acc", &a).unwrap());
+        s.put_segment("acc", &seg("seg_x", "gold")).unwrap();
+        assert_eq!(
+            s.segment("acc", "seg_x").unwrap().unwrap().rule,
+            json!({"all": []})
+        );
+    }
+
+    #[test]
+    fn snapshots_round_trip() {
+        let (d, s) = store();
+        let members: Vec<String> = (0..25_001).map(|i| format!("c{i}")).collect();
+        let id = s.new_snapshot_id("acc").unwrap();
+        let snap = SnapshotRecord {
+            id: id.clone(),
+            segment_id: "seg_1".into(),
+            taken_at: 10,
+            as_of: 9,
+            member_ids: members,
+        };
+        s.put_snapshot("acc", &snap).unwrap();
+        assert!(matches!(
+            s.put_snapshot("acc", &snap),
+            Err(StoreError::Conflict(_))
+        ));
+        let empty = SnapshotRecord {
+            id: s.new_snapshot_id("acc").unwrap(),
+            segment_id: "seg_2".into(),
+            taken_at: 11,
+            as_of: 11,
+            member_ids: vec![],
+        };
+        s.put_snapshot("acc", &empty).unwrap();
+        drop(s);
+        let s = Store::open(d.path()).unwrap();
+        assert_eq!(s.snapshot("acc", &id).unwrap(), Some(snap));
+        assert_eq!(s.snapshot("acc", &empty.id).unwrap(), Some(empty.clone()));
+        assert_eq!(s.snapshot("acc", "nope").unwrap(), None);
+        let all = s.snapshots("acc", None).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].count, 25_001);
+        let one = s.snapshots("acc", Some("seg_2")).unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].id, empty.id);
+    }
+}
