@@ -89,6 +89,16 @@ impl AccountIndex {
         }
     }
 
+    /// Records an event during a bulk load: no merging until [`compact`].
+    ///
+    /// [`compact`]: AccountIndex::compact
+    pub fn load_event(&mut self, ordinal: Ordinal, event: &Event) {
+        self.partitions
+            .entry(event.name.as_str().into())
+            .or_default()
+            .push(ordinal, event.time, &event.attributes);
+    }
+
     /// Merges every partition's pending tail (after a bulk load).
     pub fn compact(&mut self) {
         for partition in self.partitions.values_mut() {

@@ -10,11 +10,13 @@
 
 pub mod columns;
 mod dict;
+mod engine;
 mod eval;
 pub mod events;
 mod explain;
 mod index;
 
+pub use engine::{Engine, EngineError, IndexGuard, StoredSegments};
 pub use index::{AccountIndex, Ordinal};
 
 #[cfg(test)]

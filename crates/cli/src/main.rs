@@ -1,0 +1,181 @@
+//! `flowseg`: the command-line tool. It works on a local data directory:
+//! accounts and fields, streamed imports of contacts (CSV, NDJSON) and
+//! events (NDJSON), counting, listing and explaining a rule's members, and
+//! the demo on a generated sample shop.
+
+mod import;
+mod query;
+mod sample;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "flowseg",
+    version,
+    about = "Dynamic segmentation for email, SMS and push marketing"
+)]
+struct Cli {
+    /// The data directory (created if missing).
+    #[arg(
+        long,
+        global = true,
+        env = "FLOWSEG_DATA",
+        default_value = "flowseg-data"
+    )]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create or list accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Declare, list or delete custom fields.
+    #[command(subcommand)]
+    Field(FieldCommand),
+    /// Import contacts or events from a file, streamed in durable batches.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Count the members of a rule.
+    Count(RuleArgs),
+    /// List the members of a rule.
+    Members {
+        #[command(flatten)]
+        rule: RuleArgs,
+        /// At most this many members.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Extra fields to show, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        fields: Vec<String>,
+    },
+    /// Explain a rule for one contact: each node's verdict and evidence.
+    Explain {
+        #[command(flatten)]
+        rule: RuleArgs,
+        /// The contact id.
+        #[arg(long)]
+        contact: String,
+    },
+    /// Generate a sample shop, import it, count and explain its segments.
+    Demo {
+        /// Contacts to generate.
+        #[arg(long, default_value_t = 2000)]
+        contacts: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create an account and print its id.
+    Create,
+    /// List accounts.
+    List,
+}
+
+#[derive(Subcommand)]
+enum FieldCommand {
+    /// Declare a custom field: NAME and TYPE (text, number, date, boolean).
+    Add {
+        #[arg(long)]
+        account: String,
+        name: String,
+        #[arg(value_name = "TYPE")]
+        field_type: String,
+    },
+    /// List the account's fields.
+    List {
+        #[arg(long)]
+        account: String,
+    },
+    /// Delete a custom field and its values.
+    Delete {
+        #[arg(long)]
+        account: String,
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Contacts: CSV with a header row of field names, or NDJSON objects.
+    Contacts(ImportArgs),
+    /// Events: NDJSON, one event object per line.
+    Events(ImportArgs),
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    #[arg(long)]
+    account: String,
+    /// The file to import (`-` for standard input).
+    file: PathBuf,
+    /// `csv` or `ndjson`; by default from the file extension.
+    #[arg(long)]
+    format: Option<String>,
+    /// Rows per durable batch.
+    #[arg(long, default_value_t = 5000)]
+    batch: usize,
+    /// Write every row error to this file (the first 20 go to stderr).
+    #[arg(long)]
+    errors: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct RuleArgs {
+    #[arg(long)]
+    account: String,
+    /// A file holding the rule as JSON.
+    #[arg(long, conflicts_with = "rule_json")]
+    rule: Option<PathBuf>,
+    /// The rule as a JSON string.
+    #[arg(long)]
+    rule_json: Option<String>,
+    /// Evaluate at this RFC 3339 instant instead of now.
+    #[arg(long)]
+    as_of: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Account(AccountCommand::Create) => query::create_account(&cli.data),
+        Command::Account(AccountCommand::List) => query::list_accounts(&cli.data),
+        Command::Field(FieldCommand::Add {
+            account,
+            name,
+            field_type,
+        }) => query::add_field(&cli.data, &account, &name, &field_type),
+        Command::Field(FieldCommand::List { account }) => query::list_fields(&cli.data, &account),
+        Command::Field(FieldCommand::Delete { account, name }) => {
+            query::delete_field(&cli.data, &account, &name)
+        }
+        Command::Import(ImportCommand::Contacts(args)) => {
+            import::run(&cli.data, &args, import::Kind::Contacts).map(|_| ())
+        }
+        Command::Import(ImportCommand::Events(args)) => {
+            import::run(&cli.data, &args, import::Kind::Events).map(|_| ())
+        }
+        Command::Count(rule) => query::count(&cli.data, &rule),
+        Command::Members {
+            rule,
+            limit,
+            fields,
+        } => query::members(&cli.data, &rule, limit, &fields),
+        Command::Explain { rule, contact } => query::explain(&cli.data, &rule, &contact),
+        Command::Demo { contacts } => sample::demo(&cli.data, contacts),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! [`Engine`]: the store plus one in-memory [`AccountIndex`] per account.
+//!
+//! Every write goes to the store first (durable) and is then applied to the
+//! account's index, under that index's write lock, so the index always
+//! reflects exactly the committed writes in commit order. Reads evaluate
+//! against the index under a read lock.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use flowseg_model::{ContactWrite, EventInput, FieldDef, Schema};
+use flowseg_rules::{Plan, Problem, Rule, SegmentSource, rule_from_json};
+use flowseg_store::{
+    AccountRecord, AppendOutcome, ItemError, Store, StoreError, UpsertOk, contact_seq,
+};
+
+use crate::index::AccountIndex;
+
+/// Why an engine operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("there is no account `{0}`")]
+    UnknownAccount(String),
+    #[error("contact ordinal {0} does not fit in 32 bits")]
+    OrdinalOverflow(u64),
+}
+
+/// The store and the indexes of every account.
+pub struct Engine {
+    store: Arc<Store>,
+    accounts: RwLock<HashMap<String, Arc<RwLock<AccountIndex>>>>,
+}
+
+fn ordinal(seq: u64) -> Result<u32, EngineError> {
+    u32::try_from(seq).map_err(|_| EngineError::OrdinalOverflow(seq))
+}
+
+/// A read lock on one account's index.
+pub type IndexGuard<'a> = RwLockReadGuard<'a, AccountIndex>;
+
+impl Engine {
+    /// Opens the store in `dir` and builds every account's index from it.
+    pub fn open(dir: &Path) -> Result<Engine, EngineError> {
+        let store = Arc::new(Store::open(dir)?);
+        let mut accounts = HashMap::new();
+        for account in store.accounts()? {
+            let index = load_index(&store, &account.id)?;
+            accounts.insert(account.id, Arc::new(RwLock::new(index)));
+        }
+        Ok(Engine {
+            store,
+            accounts: RwLock::new(accounts),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The index of an account (shared handle; lock it to read).
+    pub fn index(&self, account: &str) -> Result<Arc<RwLock<AccountIndex>>, EngineError> {
+        self.accounts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(account)
+            .cloned()
+            .ok_or_else(|| EngineError::UnknownAccount(account.to_string()))
+    }
+
+    pub fn create_account(&self, record: AccountRecord) -> Result<(), EngineError> {
+        let id = record.id.clone();
+        self.store.create_account(record)?;
+        self.accounts
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                id,
+                Arc::new(RwLock::new(AccountIndex::new(&Schema::default()))),
+            );
+        Ok(())
+    }
+
+    /// Runs `f` with the account's index write-locked, so a store write and
+    /// its application to the index are one step for readers and writers.
+    fn with_index<T>(
+        &self,
+        account: &str,
+        f: impl FnOnce(&mut AccountIndex) -> Result<T, EngineError>,
+    ) -> Result<T, EngineError> {
+        let index = self.index(account)?;
+        let mut guard = index.write().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+
+    pub fn add_field(&self, account: &str, def: FieldDef) -> Result<Schema, EngineError> {
+        self.with_index(account, |index| {
+            let schema = self.store.add_field(account, def)?;
+            index.set_schema(&schema);
+            Ok(schema)
+        })
+    }
+
+    pub fn delete_field(&self, account: &str, name: &str) -> Result<Schema, EngineError> {
+        self.with_index(account, |index| {
+            let (schema, _changed) = self.store.delete_field(account, name)?;
+            // Dropping the column drops every value of the field.
+            index.set_schema(&schema);
+            Ok(schema)
+        })
+    }
+
+    pub fn upsert_contacts(
+        &self,
+        account: &str,
+        writes: &[ContactWrite],
+        now: i64,
+    ) -> Result<Vec<Result<UpsertOk, ItemError>>, EngineError> {
+        self.with_index(account, |index| {
+            let results = self.store.upsert_contacts(account, writes, now)?;
+            for ok in results.iter().flatten() {
+                if let Some(seq) = contact_seq(&ok.id) {
+                    index.put_contact(ordinal(seq)?, &ok.contact);
+                }
+            }
+            Ok(results)
+        })
+    }
+
+    pub fn delete_contact(&self, account: &str, id: &str) -> Result<bool, EngineError> {
+        self.with_index(account, |index| {
+            let deleted = self.store.delete_contact(account, id)?;
+            if deleted && let Some(seq) = contact_seq(id) {
+                index.remove_contact(ordinal(seq)?);
+            }
+            Ok(deleted)
+        })
+    }
+
+    pub fn append_events(
+        &self,
+        account: &str,
+        events: &[EventInput],
+        now: i64,
+    ) -> Result<AppendOutcome, EngineError> {
+        self.with_index(account, |index| {
+            let outcome = self.store.append_events(account, events, now)?;
+            for (seq, contact) in &outcome.created_contacts {
+                index.put_contact(ordinal(*seq)?, contact);
+            }
+            for (_, event, seq) in &outcome.accepted {
+                index.add_event(ordinal(*seq)?, event);
+            }
+            Ok(outcome)
+        })
+    }
+
+    /// Saved segments of an account, as a source for validation.
+    pub fn segment_source<'a>(&'a self, account: &'a str) -> StoredSegments<'a> {
+        StoredSegments {
+            store: &self.store,
+            account,
+        }
+    }
+}
+
+/// Reads referenced segments' rules from the store.
+pub struct StoredSegments<'a> {
+    store: &'a Store,
+    account: &'a str,
+}
+
+impl SegmentSource for StoredSegments<'_> {
+    fn segment_rule(&self, id: &str) -> Option<Rule> {
+        let record = self.store.segment(self.account, id).ok()??;
+        rule_from_json(&record.rule, "").ok()
+    }
+}
+
+impl StoredSegments<'_> {
+    /// Validates and plans a rule found at `base` in a request body.
+    pub fn plan(
+        &self,
+        json: &serde_json::Value,
+        base: &str,
+        schema: &Schema,
+        self_id: Option<&str>,
+    ) -> Result<(Rule, Plan), Vec<Problem>> {
+        flowseg_rules::parse_and_plan(json, base, schema, self, self_id)
+    }
+}
+
+/// Builds an account's index from the store: schema, contacts, then events
+/// (streamed contact by contact, merged once at the end).
+fn load_index(store: &Store, account: &str) -> Result<AccountIndex, EngineError> {
+    let mut index = AccountIndex::new(&store.schema(account)?);
+    let mut overflow = None;
+    store.for_each_contact(account, |seq, contact| match ordinal(seq) {
+        Ok(o) => index.put_contact(o, &contact),
+        Err(e) => overflow = Some(e),
+    })?;
+    store.for_each_event(account, |seq, event| match ordinal(seq) {
+        Ok(o) => index.load_event(o, &event),
+        Err(e) => overflow = Some(e),
+    })?;
+    if let Some(e) = overflow {
+        return Err(e);
+    }
+    index.compact();
+    Ok(index)
+}
