@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Passes all of flowseg's checks on a fresh machine: formatting, lints, and
+# every test of the workspace. Needs only the Rust toolchain (cargo fetches
+# the crates from crates.io).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== cargo test"
+cargo test --workspace --locked
