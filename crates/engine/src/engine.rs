@@ -211,3 +211,89 @@ fn load_index(store: &Store, account: &str) -> Result<AccountIndex, EngineError>
     index.compact();
     Ok(index)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowseg_model::event::parse_event;
+    use flowseg_model::time::parse_instant;
+    use serde_json::json;
+
+    fn count(engine: &Engine, account: &str, rule: serde_json::Value, now: i64) -> u64 {
+        let index = engine.index(account).unwrap();
+        let index = index.read().unwrap();
+        let (_, plan) = engine
+            .segment_source(account)
+            .plan(&rule, "/rule", index.schema(), None)
+            .unwrap();
+        index.evaluate(&plan, now).len()
+    }
+
+    #[test]
+    fn writes_reach_the_index_and_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = parse_instant("2026-06-30T00:00:00Z").unwrap();
+        let rule = json!({"all": [{"field": "Age", "op": "gte", "value": 18}, {"event": "purchase", "within": {"last": "30d"}}]});
+        {
+            let engine = Engine::open(dir.path()).unwrap();
+            engine
+                .create_account(AccountRecord {
+                    id: "a1".into(),
+                    created_at: now,
+                    addons: Default::default(),
+                    keys: vec![],
+                })
+                .unwrap();
+            engine
+                .add_field(
+                    "a1",
+                    FieldDef {
+                        name: "Age".into(),
+                        field_type: flowseg_model::FieldType::Number,
+                    },
+                )
+                .unwrap();
+            let schema = engine.store().schema("a1").unwrap();
+            let writes: Vec<ContactWrite> = [
+                json!({"Email": "a@x.io", "Age": 30}),
+                json!({"Email": "b@x.io", "Age": 12}),
+            ]
+            .iter()
+            .map(|v| {
+                flowseg_model::contact::parse_contact_write(&schema, v.as_object().unwrap())
+                    .unwrap()
+            })
+            .collect();
+            engine.upsert_contacts("a1", &writes, now).unwrap();
+            let events: Vec<EventInput> = [
+                json!({"id": "e1", "name": "purchase", "contact": {"email": "A@x.io"}, "time": "2026-06-20T00:00:00Z"}),
+                json!({"id": "e1", "name": "purchase", "contact": {"email": "b@x.io"}, "time": "2026-06-20T00:00:00Z"}),
+                json!({"name": "purchase", "contact": {"email": "b@x.io"}, "time": "2026-06-21T00:00:00Z"}),
+                json!({"name": "purchase", "contact": {"email": "new@x.io"}, "time": "2026-06-21T00:00:00Z"}),
+            ]
+            .iter()
+            .map(|v| parse_event(v).unwrap())
+            .collect();
+            let outcome = engine.append_events("a1", &events, now).unwrap();
+            assert_eq!((outcome.accepted.len(), outcome.duplicates.len()), (3, 1));
+            assert_eq!(count(&engine, "a1", rule.clone(), now), 1);
+            assert_eq!(count(&engine, "a1", json!({"event": "purchase"}), now), 3);
+            assert!(engine.delete_contact("a1", "c1").unwrap());
+            assert_eq!(count(&engine, "a1", json!({"event": "purchase"}), now), 2);
+        }
+        let engine = Engine::open(dir.path()).unwrap();
+        assert_eq!(count(&engine, "a1", rule, now), 1);
+        assert_eq!(count(&engine, "a1", json!({"event": "purchase"}), now), 2);
+        assert_eq!(count(&engine, "a1", json!({"all": []}), now), 2);
+        engine.delete_field("a1", "Age").unwrap();
+        assert_eq!(
+            engine
+                .index("a1")
+                .unwrap()
+                .read()
+                .unwrap()
+                .field_value(0, "Age"),
+            None
+        );
+    }
+}
