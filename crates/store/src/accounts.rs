@@ -13,7 +13,9 @@ use crate::{Store, StoreError, take_counter};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyKind {
+    /// Full access to the account's own data.
     Secret,
+    /// May only post website visits (it is embedded in web pages).
     Public,
 }
 
@@ -21,8 +23,11 @@ pub enum KeyKind {
 /// the server) and a short prefix to recognise it by in listings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKeyRecord {
+    /// What the key may do.
     pub kind: KeyKind,
+    /// The key's hash, as the server computes it; the lookup key.
     pub hash: String,
+    /// The key's first characters, safe to show.
     pub prefix: String,
 }
 
@@ -30,9 +35,13 @@ pub struct ApiKeyRecord {
 /// (`custom_events`, ...) and key hashes. The store persists what it is given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountRecord {
+    /// The account id (see [`Store::new_account_id`]).
     pub id: String,
+    /// Creation time, epoch ms.
     pub created_at: i64,
+    /// Add-on switches by name, e.g. `custom_events`.
     pub addons: BTreeMap<String, bool>,
+    /// The account's API keys (hashes only).
     pub keys: Vec<ApiKeyRecord>,
 }
 

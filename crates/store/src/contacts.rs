@@ -52,9 +52,14 @@ pub struct UpsertOk {
 /// the item would have had alone (404, 409, 422).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemError {
+    /// The item's position in the batch.
     pub index: usize,
+    /// The HTTP status the item would have had alone.
     pub status: u16,
+    /// A stable machine-readable code: `not_found`, `identity_conflict`,
+    /// `invalid_field`.
     pub code: String,
+    /// One sentence for the user, naming the field and value in backticks.
     pub message: String,
 }
 

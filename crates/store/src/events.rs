@@ -311,13 +311,13 @@ impl Store {
     pub fn contact_events(
         &self,
         account: &str,
-        contact_id_str: &str,
+        contact: &str,
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<(Vec<Event>, Option<String>), StoreError> {
         let limit = limit.max(1);
-        let not_found = || StoreError::NotFound(format!("no contact has id `{contact_id_str}`"));
-        let seq = contact_seq(contact_id_str).ok_or_else(not_found)?;
+        let not_found = || StoreError::NotFound(format!("no contact has id `{contact}`"));
+        let seq = contact_seq(contact).ok_or_else(not_found)?;
         let txn = self.read()?;
         if txn
             .open_table(crate::tables::CONTACTS)?
@@ -346,7 +346,7 @@ impl Store {
             page.push(Event {
                 id: body.id,
                 name: name_of(&names, body.name_id)?.to_owned(),
-                contact_id: contact_id_str.to_owned(),
+                contact_id: contact.to_owned(),
                 time,
                 attributes: body.attributes,
             });

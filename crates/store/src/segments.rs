@@ -15,31 +15,47 @@ const CHUNK: usize = 10_000;
 /// so the store does not depend on the rule types.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentRecord {
+    /// The segment id (see [`Store::new_segment_id`]); rules reference it.
     pub id: String,
+    /// Unique per account (exact comparison).
     pub name: String,
+    /// Free text for people.
     pub description: String,
+    /// The rule's JSON form (SPEC §2).
     pub rule: serde_json::Value,
+    /// Creation time, epoch ms.
     pub created_at: i64,
+    /// Last change, epoch ms.
     pub updated_at: i64,
 }
 
 /// A snapshot with its members: the recipient list of a send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotRecord {
+    /// The snapshot id (see [`Store::new_snapshot_id`]).
     pub id: String,
+    /// The segment whose members were frozen.
     pub segment_id: String,
+    /// When the snapshot was taken, epoch ms.
     pub taken_at: i64,
+    /// The evaluation time the members were computed at, epoch ms.
     pub as_of: i64,
+    /// The members' contact ids, in the order given.
     pub member_ids: Vec<String>,
 }
 
 /// A snapshot without its members, for listings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotMeta {
+    /// As in [`SnapshotRecord`].
     pub id: String,
+    /// As in [`SnapshotRecord`].
     pub segment_id: String,
+    /// As in [`SnapshotRecord`].
     pub taken_at: i64,
+    /// As in [`SnapshotRecord`].
     pub as_of: i64,
+    /// The number of members.
     pub count: u64,
 }
 
