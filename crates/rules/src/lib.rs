@@ -11,6 +11,7 @@ pub mod json;
 pub mod limits;
 pub mod plan;
 pub mod problem;
+pub mod text;
 pub mod validate;
 
 pub use ast::{
@@ -20,6 +21,7 @@ pub use ast::{
 pub use json::{rule_from_json, rule_to_json};
 pub use plan::Plan;
 pub use problem::Problem;
+pub use text::{Diagnostic, check_rule_text, format_rule, parse_rule, parse_rule_lenient};
 pub use validate::{NoSegments, SegmentSource, plan_rule};
 
 /// Parses and validates a rule in one step, as the API does for a request
