@@ -5,16 +5,16 @@
 
 use std::ops::Range;
 
-use flowseg_model::time::parse_date as parse_date_text;
-use flowseg_model::{DateLiteral, Duration};
 use winnow::combinator::cut_err;
 use winnow::prelude::*;
 
+use super::condition::parse_condition;
 use super::lexer::TokenKind;
 use super::parser::{
-    Expect, Input, Node, PResult, Spans, advance, at_sym, at_word, expected, fail, parse_condition,
-    parse_name, peek_nth, peek_tok, prefixed, sym, word,
+    Expect, Input, Node, PResult, Spans, advance, at_sym, at_word, expected, fail, parse_name,
+    peek_nth, peek_tok, prefixed, sym, word,
 };
+use super::value::{parse_date, parse_duration, parse_number};
 use crate::ast::{
     AggregateFn, AttrCondition, Comparison, EventCondition, Measure, Rule, Sequence, Within,
 };
@@ -231,23 +231,6 @@ pub(crate) fn parse_attr_condition(
         parts,
         span.start..cond.end,
     ))
-}
-
-/// `number = NUMBER`
-pub(crate) fn parse_number(i: &mut Input<'_>) -> PResult<(f64, Range<usize>)> {
-    let t = peek_tok(i);
-    if t.kind != TokenKind::Number {
-        return Err(expected(i, Expect::What("a number", &[])));
-    }
-    advance(i);
-    match t.text.parse::<f64>() {
-        Ok(n) if n.is_finite() => Ok((n, t.span.clone())),
-        _ => fail(
-            t.span.clone(),
-            format!("`{}` is too large a number", t.text),
-            None,
-        ),
-    }
 }
 
 fn between_bounds(i: &mut Input<'_>, unit: &str) -> PResult<Comparison> {
@@ -488,114 +471,6 @@ pub(crate) fn parse_window(i: &mut Input<'_>) -> PResult<Within> {
             })
         }
     }
-}
-
-/// `date = DATE | string`
-pub(crate) fn parse_date(i: &mut Input<'_>) -> PResult<(DateLiteral, Range<usize>)> {
-    let t = peek_tok(i);
-    if !matches!(t.kind, TokenKind::Date | TokenKind::Str) {
-        return Err(expected(
-            i,
-            Expect::What("a date such as `2026-06-01` or `2026-06-01T12:00:00Z`", &[]),
-        ));
-    }
-    advance(i);
-    match parse_date_text(&t.text) {
-        Ok(d) => Ok((d, t.span.clone())),
-        Err(e) => fail(t.span.clone(), e.to_string(), None),
-    }
-}
-
-/// `duration = DURATION | string` — a positive whole number and a unit
-/// `m`, `h`, `d` or `w`, such as `30d`.
-pub(crate) fn parse_duration(i: &mut Input<'_>) -> PResult<(Duration, Range<usize>)> {
-    let t = peek_tok(i);
-    match t.kind {
-        TokenKind::Duration | TokenKind::Str => {
-            advance(i);
-            match Duration::parse(&t.text) {
-                Ok(d) => Ok((d, t.span.clone())),
-                Err(_) => fail(
-                    t.span.clone(),
-                    format!("`{}` is not a duration", t.text),
-                    Some(duration_hint(&t.text)),
-                ),
-            }
-        }
-        TokenKind::Number => {
-            let unit = peek_nth(i, 1);
-            let spaced = unit.kind == TokenKind::Word
-                && suggested_unit(&unit.text).is_some()
-                && !unit.is_word("m");
-            let (span, hint) = if spaced {
-                let u = suggested_unit(&unit.text).unwrap_or('d');
-                (
-                    t.span.start..unit.span.end,
-                    format!("write the unit right after the number: `{}{u}`", t.text),
-                )
-            } else {
-                (
-                    t.span.clone(),
-                    format!(
-                        "add a unit: `{0}d` for days (or `{0}m` minutes, `{0}h` hours, `{0}w` weeks)",
-                        t.text
-                    ),
-                )
-            };
-            fail(
-                span,
-                format!("the duration `{}` has no unit", t.text),
-                Some(hint),
-            )
-        }
-        _ => Err(expected(i, Expect::What("a duration such as `30d`", &[]))),
-    }
-}
-
-/// The unit letter a user's word most likely means.
-fn suggested_unit(word: &str) -> Option<char> {
-    let w = word.to_ascii_lowercase();
-    let w = w.as_str();
-    if ["m", "min", "mins", "minute", "minutes"].contains(&w) {
-        Some('m')
-    } else if ["h", "hr", "hrs", "hour", "hours"].contains(&w) {
-        Some('h')
-    } else if ["d", "day", "days"].contains(&w) {
-        Some('d')
-    } else if ["w", "wk", "wks", "week", "weeks"].contains(&w) {
-        Some('w')
-    } else {
-        None
-    }
-}
-
-fn duration_hint(text: &str) -> String {
-    let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
-    let rest = &text[digits.len()..];
-    let units = "units are `m` minutes, `h` hours, `d` days and `w` weeks";
-    if digits.is_empty() || rest.starts_with('.') {
-        return format!("write a whole number and a unit, such as `90m` or `30d`; {units}");
-    }
-    if digits.bytes().all(|b| b == b'0') {
-        return "a duration must be longer than zero".into();
-    }
-    let r = rest.to_ascii_lowercase();
-    if let Some(u) = suggested_unit(rest) {
-        return format!("write `{digits}{u}`");
-    }
-    if r.starts_with("mo") {
-        return format!(
-            "there is no month unit: write days, such as `{}d`",
-            digits.parse::<u64>().map_or(30, |n| n.saturating_mul(30))
-        );
-    }
-    if r.starts_with('y') {
-        return format!(
-            "there is no year unit: write days, such as `{}d`",
-            digits.parse::<u64>().map_or(365, |n| n.saturating_mul(365))
-        );
-    }
-    format!("{units}, as in `{digits}d`")
 }
 
 /// `sequence = [ "not" ] "followed" "by" name { where_clause | "within" duration | "on" names }`
