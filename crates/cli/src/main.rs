@@ -6,6 +6,7 @@
 mod import;
 mod query;
 mod sample;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,11 +64,19 @@ enum Command {
         #[arg(long)]
         contact: String,
     },
-    /// Generate a sample shop, import it, count and explain its segments.
+    /// Serve the HTTP API.
+    Serve(ServeArgs),
+    /// Generate a sample shop, import it, count and explain its segments,
+    /// then serve the API on it.
     Demo {
         /// Contacts to generate.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 10_000)]
         contacts: usize,
+        /// Stop after the counts instead of serving.
+        #[arg(long)]
+        no_serve: bool,
+        #[command(flatten)]
+        serve: ServeArgs,
     },
 }
 
@@ -127,6 +136,23 @@ struct ImportArgs {
     errors: Option<PathBuf>,
 }
 
+#[derive(Args, Clone)]
+struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// The administrator token (else the one stored in the data directory,
+    /// or a new one printed once).
+    #[arg(long, env = "FLOWSEG_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Requests per second allowed per API key.
+    #[arg(long, default_value_t = 100_000.0)]
+    rate_limit: f64,
+    /// Largest request body in MiB.
+    #[arg(long, default_value_t = 64)]
+    max_body_mib: usize,
+}
+
 #[derive(Args)]
 struct RuleArgs {
     #[arg(long)]
@@ -169,7 +195,12 @@ fn main() -> ExitCode {
             fields,
         } => query::members(&cli.data, &rule, limit, &fields),
         Command::Explain { rule, contact } => query::explain(&cli.data, &rule, &contact),
-        Command::Demo { contacts } => sample::demo(&cli.data, contacts),
+        Command::Serve(args) => serve::run(&cli.data, &args, None),
+        Command::Demo {
+            contacts,
+            no_serve,
+            serve,
+        } => sample::demo(&cli.data, contacts, (!no_serve).then_some(&serve)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -260,7 +260,7 @@ pub fn segments() -> Vec<(&'static str, &'static str, Value)> {
 }
 
 /// Generates, imports, saves the example segments, counts and explains.
-pub fn demo(data: &Path, contacts: usize) -> Result<(), String> {
+pub fn demo(data: &Path, contacts: usize, serve: Option<&crate::ServeArgs>) -> Result<(), String> {
     let now = now_ms();
     let account = {
         let store = Store::open(data).map_err(|e| e.to_string())?;
@@ -274,6 +274,13 @@ pub fn demo(data: &Path, contacts: usize) -> Result<(), String> {
                 for f in fields() {
                     store.add_field(&id, f).map_err(|e| e.to_string())?;
                 }
+                // The demo shop sends custom events through the API too.
+                let mut record = store
+                    .account(&id)
+                    .map_err(|e| e.to_string())?
+                    .ok_or("the demo account vanished")?;
+                record.addons.insert("custom_events".into(), true);
+                store.update_account(&record).map_err(|e| e.to_string())?;
                 id
             }
         };
@@ -350,9 +357,37 @@ pub fn demo(data: &Path, contacts: usize) -> Result<(), String> {
             serde_json::to_string_pretty(&tree).unwrap_or_default()
         );
     }
-    println!(
-        "\ntry: flowseg --data {} count --account {account} --rule-json '{{\"field\": \"City\", \"op\": \"equals\", \"value\": \"Kraków\"}}'",
-        data.display()
-    );
-    Ok(())
+    let Some(args) = serve else {
+        println!(
+            "\ntry: flowseg --data {} count --account {account} --rule-json '{{\"field\": \"City\", \"op\": \"equals\", \"value\": \"Kraków\"}}'",
+            data.display()
+        );
+        return Ok(());
+    };
+    // A fresh secret key for this run (keys are stored hashed, so an old
+    // one cannot be shown again).
+    let secret_key = flowseg_server::auth::new_key("sk_");
+    let store = engine.store();
+    let mut record = store
+        .account(&account)
+        .map_err(|e| e.to_string())?
+        .ok_or("the demo account vanished")?;
+    record.keys.push(flowseg_store::ApiKeyRecord {
+        kind: flowseg_store::KeyKind::Secret,
+        hash: flowseg_server::auth::hash_key(&secret_key),
+        prefix: secret_key[..7].to_string(),
+    });
+    store.update_account(&record).map_err(|e| e.to_string())?;
+    let segment_id = saved.first().map(|s| s.id.clone());
+    drop(index);
+    drop(engine);
+    crate::serve::run(
+        data,
+        args,
+        Some(crate::serve::Greeting {
+            account,
+            secret_key,
+            segment_id,
+        }),
+    )
 }

@@ -32,14 +32,35 @@ fn imports_contacts_and_events_then_counts_and_explains() {
     let data = dir.path().join("data");
     let acc = account(&data);
     assert!(flowseg(&data, &["field", "add", "--account", &acc, "Age", "number"]).0);
-    assert!(flowseg(&data, &["field", "add", "--account", &acc, "Vip", "boolean"]).0);
+    assert!(
+        flowseg(
+            &data,
+            &["field", "add", "--account", &acc, "Vip", "boolean"]
+        )
+        .0
+    );
     let csv = dir.path().join("c.csv");
     std::fs::write(&csv, "Email,Age,Vip,Colour\nann@example.com,31,true,\nbob@example.com,abc,false,\ncid@example.com,40,no,red\ndan@example.com,,yes,\n").unwrap();
-    let (ok, out, err) = flowseg(&data, &["import", "contacts", "--account", &acc, csv.to_str().unwrap()]);
+    let (ok, out, err) = flowseg(
+        &data,
+        &[
+            "import",
+            "contacts",
+            "--account",
+            &acc,
+            csv.to_str().unwrap(),
+        ],
+    );
     assert!(ok, "{err}");
-    assert!(out.contains("4 rows: 2 accepted (2 new contacts), 0 duplicates, 2 rejected"), "{out}");
+    assert!(
+        out.contains("4 rows: 2 accepted (2 new contacts), 0 duplicates, 2 rejected"),
+        "{out}"
+    );
     // Row errors name the line and the field.
-    assert!(err.contains("line 3: field `Age`: `abc` is not a number"), "{err}");
+    assert!(
+        err.contains("line 3: field `Age`: `abc` is not a number"),
+        "{err}"
+    );
     assert!(err.contains("line 4: field `Colour`"), "{err}");
 
     let events = dir.path().join("e.ndjson");
@@ -49,28 +70,107 @@ fn imports_contacts_and_events_then_counts_and_explains() {
         "{\"name\": \"purchase\", \"contact\": {\"phone\": \"12345\"}}\n",
         "not json\n",
     )).unwrap();
-    let (ok, out, err) = flowseg(&data, &["import", "events", "--account", &acc, events.to_str().unwrap()]);
+    let (ok, out, err) = flowseg(
+        &data,
+        &[
+            "import",
+            "events",
+            "--account",
+            &acc,
+            events.to_str().unwrap(),
+        ],
+    );
     assert!(ok, "{err}");
-    assert!(out.contains("4 rows: 2 accepted (1 new contacts), 0 duplicates, 2 rejected"), "{out}");
-    assert!(err.contains("line 3: ") && err.contains("line 4: not valid JSON"), "{err}");
+    assert!(
+        out.contains("4 rows: 2 accepted (1 new contacts), 0 duplicates, 2 rejected"),
+        "{out}"
+    );
+    assert!(
+        err.contains("line 3: ") && err.contains("line 4: not valid JSON"),
+        "{err}"
+    );
 
-    let rule = r#"{"event": "purchase", "where": [{"attribute": "price", "op": "gt", "value": 100}]}"#;
-    let (ok, out, err) = flowseg(&data, &["count", "--account", &acc, "--rule-json", rule, "--as-of", "2026-07-01T00:00:00Z"]);
+    let rule =
+        r#"{"event": "purchase", "where": [{"attribute": "price", "op": "gt", "value": 100}]}"#;
+    let (ok, out, err) = flowseg(
+        &data,
+        &[
+            "count",
+            "--account",
+            &acc,
+            "--rule-json",
+            rule,
+            "--as-of",
+            "2026-07-01T00:00:00Z",
+        ],
+    );
     assert!(ok, "{err}");
     assert!(out.contains("\"count\":1"), "{out}");
     // Before the purchase happened, nobody matches.
-    let (_, out, _) = flowseg(&data, &["count", "--account", &acc, "--rule-json", rule, "--as-of", "2026-05-01"]);
+    let (_, out, _) = flowseg(
+        &data,
+        &[
+            "count",
+            "--account",
+            &acc,
+            "--rule-json",
+            rule,
+            "--as-of",
+            "2026-05-01",
+        ],
+    );
     assert!(out.contains("\"count\":0"), "{out}");
-    let (ok, out, _) = flowseg(&data, &["members", "--account", &acc, "--rule-json", rule, "--as-of", "2026-07-01T00:00:00Z", "--fields", "Age"]);
-    assert!(ok && out.contains("ann@example.com") && out.contains("\"Age\":31"), "{out}");
-    let (ok, out, err) = flowseg(&data, &["explain", "--account", &acc, "--rule-json", rule, "--contact", "c0", "--as-of", "2026-07-01T00:00:00Z"]);
+    let (ok, out, _) = flowseg(
+        &data,
+        &[
+            "members",
+            "--account",
+            &acc,
+            "--rule-json",
+            rule,
+            "--as-of",
+            "2026-07-01T00:00:00Z",
+            "--fields",
+            "Age",
+        ],
+    );
+    assert!(
+        ok && out.contains("ann@example.com") && out.contains("\"Age\":31"),
+        "{out}"
+    );
+    let (ok, out, err) = flowseg(
+        &data,
+        &[
+            "explain",
+            "--account",
+            &acc,
+            "--rule-json",
+            rule,
+            "--contact",
+            "c0",
+            "--as-of",
+            "2026-07-01T00:00:00Z",
+        ],
+    );
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["member"], true);
     assert_eq!(v["tree"]["evidence"]["count"], 1);
     // An invalid rule is refused with the pointer of the fault.
-    let (ok, _, err) = flowseg(&data, &["count", "--account", &acc, "--rule-json", r#"{"field": "Agee", "op": "gt", "value": 1}"#]);
-    assert!(!ok && err.contains("/rule/field") && err.contains("Did you mean `Age`?"), "{err}");
+    let (ok, _, err) = flowseg(
+        &data,
+        &[
+            "count",
+            "--account",
+            &acc,
+            "--rule-json",
+            r#"{"field": "Agee", "op": "gt", "value": 1}"#,
+        ],
+    );
+    assert!(
+        !ok && err.contains("/rule/field") && err.contains("Did you mean `Age`?"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -109,17 +209,38 @@ fn an_import_killed_mid_way_loses_nothing_reported_and_doubles_nothing() {
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    assert!(acknowledged >= 8000, "the import acknowledged {acknowledged} rows");
+    assert!(
+        acknowledged >= 8000,
+        "the import acknowledged {acknowledged} rows"
+    );
 
     let ids = stored_ids(&data, &acc);
-    assert!(ids.len() as u64 >= acknowledged, "acknowledged {acknowledged}, stored {}", ids.len());
+    assert!(
+        ids.len() as u64 >= acknowledged,
+        "acknowledged {acknowledged}, stored {}",
+        ids.len()
+    );
     assert_no_doubles(&ids);
 
     // Running the same import again completes it: retries are safe with ids.
-    let (ok, out, err) = flowseg(&data, &["import", "events", "--account", &acc, "--batch", "5000", file.to_str().unwrap()]);
+    let (ok, out, err) = flowseg(
+        &data,
+        &[
+            "import",
+            "events",
+            "--account",
+            &acc,
+            "--batch",
+            "5000",
+            file.to_str().unwrap(),
+        ],
+    );
     assert!(ok, "{err}");
     let stored_before = ids.len();
-    assert!(out.contains(&format!("{} duplicates", stored_before)), "{out}");
+    assert!(
+        out.contains(&format!("{} duplicates", stored_before)),
+        "{out}"
+    );
     let ids = stored_ids(&data, &acc);
     assert_eq!(ids.len(), total);
     assert_no_doubles(&ids);

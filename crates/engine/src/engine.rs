@@ -147,14 +147,67 @@ impl Engine {
     ) -> Result<AppendOutcome, EngineError> {
         self.with_index(account, |index| {
             let outcome = self.store.append_events(account, events, now)?;
-            for (seq, contact) in &outcome.created_contacts {
-                index.put_contact(ordinal(*seq)?, contact);
-            }
-            for (_, event, seq) in &outcome.accepted {
-                index.add_event(ordinal(*seq)?, event);
-            }
+            apply_appended(index, &outcome)?;
             Ok(outcome)
         })
+    }
+
+    /// Appends several requests' batches (possibly of different accounts)
+    /// in one durable commit, answering each as if it had been appended
+    /// alone and in order (group commit). If the shared commit fails, each
+    /// batch is retried alone, so one bad batch cannot fail the others.
+    pub fn append_event_batches(
+        &self,
+        batches: &[(&str, &[EventInput], i64)],
+    ) -> Vec<Result<AppendOutcome, EngineError>> {
+        let mut accounts: Vec<&str> = batches.iter().map(|(a, _, _)| *a).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        // Lock every involved index in a fixed order (no deadlock), so the
+        // indexes change in commit order.
+        let mut handles = Vec::with_capacity(accounts.len());
+        for account in &accounts {
+            match self.index(account) {
+                Ok(h) => handles.push(Some(h)),
+                Err(_) => handles.push(None),
+            }
+        }
+        let mut guards: Vec<_> = handles
+            .iter()
+            .map(|h| {
+                h.as_ref()
+                    .map(|h| h.write().unwrap_or_else(|e| e.into_inner()))
+            })
+            .collect();
+        let known: Vec<(&str, &[EventInput], i64)> = batches
+            .iter()
+            .copied()
+            .filter(|(a, _, _)| guards[accounts.binary_search(a).unwrap_or(0)].is_some())
+            .collect();
+        let mut stored = match self.store.append_event_batches(&known) {
+            Ok(results) => results.into_iter().map(|r| r.map_err(EngineError::from)),
+            Err(_) => {
+                drop(guards);
+                return batches
+                    .iter()
+                    .map(|(account, events, now)| self.append_events(account, events, *now))
+                    .collect();
+            }
+        };
+        batches
+            .iter()
+            .map(|(account, _, _)| {
+                let slot = accounts.binary_search(account).unwrap_or(0);
+                let Some(index) = guards[slot].as_mut() else {
+                    return Err(EngineError::UnknownAccount(account.to_string()));
+                };
+                let outcome = stored
+                    .next()
+                    .unwrap_or_else(|| Err(EngineError::UnknownAccount(account.to_string())))?;
+                apply_appended(index, &outcome)?;
+                Ok(outcome)
+            })
+            .collect()
     }
 
     /// Saved segments of an account, as a source for validation.
@@ -164,6 +217,17 @@ impl Engine {
             account,
         }
     }
+}
+
+/// Applies a committed append to an index: contacts it created, then its events.
+fn apply_appended(index: &mut AccountIndex, outcome: &AppendOutcome) -> Result<(), EngineError> {
+    for (seq, contact) in &outcome.created_contacts {
+        index.put_contact(ordinal(*seq)?, contact);
+    }
+    for (_, event, seq) in &outcome.accepted {
+        index.add_event(ordinal(*seq)?, event);
+    }
+    Ok(())
 }
 
 /// Reads referenced segments' rules from the store.

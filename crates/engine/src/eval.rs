@@ -23,6 +23,17 @@ impl AccountIndex {
     pub fn evaluate(&self, plan: &Plan, now: i64) -> RoaringBitmap {
         Evaluator::new(self, now).eval(plan, &self.live)
     }
+
+    /// Whether one contact is a member (evaluates only that contact, except
+    /// for referenced segments, which are evaluated whole).
+    pub fn contains(&self, plan: &Plan, ordinal: Ordinal, now: i64) -> bool {
+        if !self.live.contains(ordinal) {
+            return false;
+        }
+        let mut one = RoaringBitmap::new();
+        one.insert(ordinal);
+        !Evaluator::new(self, now).eval(plan, &one).is_empty()
+    }
 }
 
 pub(crate) struct Evaluator<'a> {

@@ -273,3 +273,12 @@ impl PreparedFilter<'_, '_> {
 pub fn passes_all(filters: &[PreparedFilter<'_, '_>], row: u32) -> bool {
     filters.iter().all(|f| f.passes(row))
 }
+
+impl EventPartition {
+    /// Rows of live contacts (catalog statistics).
+    pub fn live_rows(&self, live: &RoaringBitmap) -> Vec<u32> {
+        (0..self.contact.len() as u32)
+            .filter(|r| live.contains(self.contact[*r as usize]))
+            .collect()
+    }
+}

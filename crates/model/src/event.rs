@@ -160,7 +160,10 @@ pub fn parse_event(json: &serde_json::Value) -> Result<EventInput, String> {
         .as_object()
         .ok_or_else(|| format!("an event must be an object, not {}", json_kind(json)))?;
     for key in obj.keys() {
-        if !matches!(key.as_str(), "id" | "name" | "contact" | "time" | "attributes") {
+        if !matches!(
+            key.as_str(),
+            "id" | "name" | "contact" | "time" | "attributes"
+        ) {
             return Err(format!(
                 "unknown key `{key}`: an event has `id`, `name`, `contact`, `time` and `attributes`"
             ));
@@ -249,7 +252,9 @@ fn parse_contact_ref(json: Option<&serde_json::Value>) -> Result<ContactRef, Str
     }
 }
 
-fn parse_attributes(map: &serde_json::Map<String, serde_json::Value>) -> Result<Attributes, String> {
+fn parse_attributes(
+    map: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Attributes, String> {
     let mut attrs = Attributes::new();
     for (k, v) in map {
         if k.is_empty() || k.len() > 100 {

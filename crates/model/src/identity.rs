@@ -4,9 +4,13 @@
 /// Why an identity value is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdentityError {
-    #[error("`{0}` is not a valid phone number: give the country code with `+` or `00`, e.g. `+48 600 100 200`")]
+    #[error(
+        "`{0}` is not a valid phone number: give the country code with `+` or `00`, e.g. `+48 600 100 200`"
+    )]
     Phone(String),
-    #[error("`{0}` is not a valid email address: it needs a name, one `@` and a domain, without spaces")]
+    #[error(
+        "`{0}` is not a valid email address: it needs a name, one `@` and a domain, without spaces"
+    )]
     Email(String),
     #[error("`{0}` is not a valid external id: it must be non-empty and at most 256 characters")]
     ExternalId(String),
@@ -79,9 +83,23 @@ mod tests {
     #[test]
     fn phones_normalise_to_e164() {
         assert_eq!(normalize_phone("+48 600-100-200").unwrap(), "+48600100200");
-        assert_eq!(normalize_phone("0048 (600) 100.200").unwrap(), "+48600100200");
-        assert_eq!(normalize_phone("+1 (555) 010-9999").unwrap(), "+15550109999");
-        for bad in ["600100200", "+48 600 abc", "+", "", "+0600100200", "+48/600", "++48600"] {
+        assert_eq!(
+            normalize_phone("0048 (600) 100.200").unwrap(),
+            "+48600100200"
+        );
+        assert_eq!(
+            normalize_phone("+1 (555) 010-9999").unwrap(),
+            "+15550109999"
+        );
+        for bad in [
+            "600100200",
+            "+48 600 abc",
+            "+",
+            "",
+            "+0600100200",
+            "+48/600",
+            "++48600",
+        ] {
             assert!(normalize_phone(bad).is_err(), "{bad} accepted");
         }
     }

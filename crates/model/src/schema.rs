@@ -43,7 +43,9 @@ pub struct Schema {
 /// Why a custom field cannot be declared.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FieldDeclError {
-    #[error("`{0}` is not a valid field name: start with a letter, then up to 63 letters, digits or underscores")]
+    #[error(
+        "`{0}` is not a valid field name: start with a letter, then up to 63 letters, digits or underscores"
+    )]
     InvalidName(String),
     #[error("`{0}` is a standard field and cannot be declared")]
     Standard(String),

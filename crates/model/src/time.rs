@@ -31,7 +31,9 @@ impl DateLiteral {
 
 /// Why a string is not a date.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{input}` is not a date: use an RFC 3339 date-time such as `2026-06-01T12:00:00Z` or a plain date such as `2026-06-01`")]
+#[error(
+    "`{input}` is not a date: use an RFC 3339 date-time such as `2026-06-01T12:00:00Z` or a plain date such as `2026-06-01`"
+)]
 pub struct DateError {
     pub input: String,
 }
@@ -219,7 +221,9 @@ pub struct Duration {
 
 /// Why a string is not a duration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{input}` is not a duration: write a positive whole number and a unit m, h, d or w, such as `30d` or `12h`")]
+#[error(
+    "`{input}` is not a duration: write a positive whole number and a unit m, h, d or w, such as `30d` or `12h`"
+)]
 pub struct DurationError {
     pub input: String,
 }
@@ -254,7 +258,9 @@ impl Duration {
     }
 
     fn checked_ms(self) -> Option<i64> {
-        let ms = i64::try_from(self.amount).ok()?.checked_mul(self.unit.ms())?;
+        let ms = i64::try_from(self.amount)
+            .ok()?
+            .checked_mul(self.unit.ms())?;
         (ms <= MAX_DURATION_MS).then_some(ms)
     }
 
@@ -278,7 +284,9 @@ mod tests {
     fn parses_plain_dates_as_day_starts() {
         assert_eq!(parse_date("1970-01-02"), Ok(DateLiteral::Day(DAY_MS)));
         assert_eq!(
-            parse_date("2026-06-01").map(DateLiteral::start_ms).map(format_instant),
+            parse_date("2026-06-01")
+                .map(DateLiteral::start_ms)
+                .map(format_instant),
             Ok("2026-06-01T00:00:00.000Z".to_string())
         );
     }
@@ -326,7 +334,17 @@ mod tests {
         assert_eq!(Duration::parse("30d").unwrap().as_ms(), 30 * DAY_MS);
         assert_eq!(Duration::parse("2w").unwrap().as_ms(), 14 * DAY_MS);
         assert_eq!(Duration::parse("90m").unwrap().to_string(), "90m");
-        for bad in ["0d", "d", "30", "-1d", "1.5h", "30 d", "30D", "1y", "99999999999999999999d"] {
+        for bad in [
+            "0d",
+            "d",
+            "30",
+            "-1d",
+            "1.5h",
+            "30 d",
+            "30D",
+            "1y",
+            "99999999999999999999d",
+        ] {
             assert!(Duration::parse(bad).is_err(), "{bad} parsed");
         }
     }

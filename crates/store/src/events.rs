@@ -8,7 +8,7 @@ use flowseg_model::event::check_event_name;
 use flowseg_model::identity::{check_email, check_external_id, normalize_phone};
 use flowseg_model::time::format_month;
 use flowseg_model::{Contact, ContactRef, ContactWrite, Event, EventInput, EventSource, Value};
-use redb::{ReadTransaction, ReadableTable};
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use crate::codec::{decode_event, encode_event};
 use crate::contacts::{ContactTables, IDENTITIES, next_contact_seq, scan_contacts};
@@ -137,6 +137,43 @@ impl Store {
     ) -> Result<AppendOutcome, StoreError> {
         self.write(|txn| {
             ensure_account(txn, account)?;
+            append_in(txn, account, events, now)
+        })
+    }
+
+    /// Appends several batches (of possibly different accounts) in ONE
+    /// durable transaction — group commit: concurrent requests share one
+    /// fsync. Each batch is answered as if appended alone, in order; a batch
+    /// for an unknown account gets `NotFound` and writes nothing. Any other
+    /// failure aborts the whole transaction and is returned as the outer
+    /// error (nothing of any batch is written).
+    pub fn append_event_batches(
+        &self,
+        batches: &[(&str, &[EventInput], i64)],
+    ) -> Result<Vec<Result<AppendOutcome, StoreError>>, StoreError> {
+        self.write(|txn| {
+            let mut results = Vec::with_capacity(batches.len());
+            for (account, events, now) in batches {
+                match ensure_account(txn, account) {
+                    Ok(()) => results.push(Ok(append_in(txn, account, events, *now)?)),
+                    Err(e @ StoreError::NotFound(_)) => results.push(Err(e)),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(results)
+        })
+    }
+}
+
+/// The body of an append, inside a write transaction whose account exists.
+fn append_in(
+    txn: &WriteTransaction,
+    account: &str,
+    events: &[EventInput],
+    now: i64,
+) -> Result<AppendOutcome, StoreError> {
+    {
+        {
             let mut out = AppendOutcome::default();
             let mut contacts = ContactTables::open(txn)?;
             let mut log = txn.open_table(EVENTS)?;
@@ -272,9 +309,11 @@ impl Store {
                 usage.insert((account, month.as_str()), before + custom)?;
             }
             Ok(out)
-        })
+        }
     }
+}
 
+impl Store {
     /// Streams every event of an account ordered by contact seq, then time
     /// (then arrival), from one consistent snapshot: a rebuild can build
     /// each contact's time-sorted run as it goes.

@@ -1,0 +1,137 @@
+//! API keys and the administrator token.
+//!
+//! Keys are 256-bit random strings; only their SHA-256 is stored (a key has
+//! far too much entropy for a slow hash to matter, and a fast hash keeps
+//! every request cheap). A request's key is hashed and looked up; the
+//! administrator token's hash is compared in constant time. Keys and tokens
+//! are never logged.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use flowseg_store::{AccountRecord, KeyKind};
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// A fresh random key with a readable prefix (`sk_`, `pk_`, `adm_`).
+pub fn new_key(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    // The OS random source; failing to read it is not recoverable.
+    getrandom::fill(&mut bytes).expect("the operating system's random source is readable");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}{hex}")
+}
+
+/// The stored form of a key.
+pub fn hash_key(key: &str) -> String {
+    Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Compares two equal-length strings without an early exit.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The key in `Authorization: Bearer KEY`.
+pub fn bearer(headers: &HeaderMap) -> ApiResult<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("Authentication is required: send `Authorization: Bearer KEY` with your account's secret key."))?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("The Authorization header is not valid text."))?;
+    match value.split_once(' ') {
+        Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") && !key.trim().is_empty() => {
+            Ok(key.trim())
+        }
+        _ => Err(ApiError::unauthorized(
+            "The Authorization header must be `Bearer KEY`.",
+        )),
+    }
+}
+
+/// A caller authenticated by an account key (secret or public).
+pub struct AnyKey {
+    pub account: AccountRecord,
+    pub kind: KeyKind,
+    /// The key's hash: the rate limiter's bucket.
+    pub key_hash: String,
+}
+
+/// A caller authenticated by the account's secret key.
+pub struct SecretKey(pub AnyKey);
+
+impl SecretKey {
+    pub fn account_id(&self) -> &str {
+        &self.0.account.id
+    }
+}
+
+/// A caller authenticated by the administrator token.
+pub struct Admin;
+
+async fn authenticate(parts: &Parts, state: &Arc<AppState>) -> ApiResult<AnyKey> {
+    let key = bearer(&parts.headers)?;
+    let key_hash = hash_key(key);
+    state.rate.check(&key_hash)?;
+    let store_state = state.clone();
+    let hash = key_hash.clone();
+    let found =
+        tokio::task::spawn_blocking(move || store_state.engine.store().account_by_key_hash(&hash))
+            .await??;
+    match found {
+        Some((account, kind)) => Ok(AnyKey {
+            account,
+            kind,
+            key_hash,
+        }),
+        None => Err(ApiError::unauthorized(
+            "The API key is not valid: use a key returned by POST /v1/accounts.",
+        )),
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for AnyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> ApiResult<AnyKey> {
+        authenticate(parts, state).await
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for SecretKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> ApiResult<SecretKey> {
+        let caller = authenticate(parts, state).await?;
+        if caller.kind != KeyKind::Secret {
+            return Err(ApiError::forbidden(
+                "The public key may only post website visits (`Visit` events to POST /v1/events); use the secret key.",
+            ));
+        }
+        Ok(SecretKey(caller))
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> ApiResult<Admin> {
+        let token = bearer(&parts.headers)?;
+        if constant_time_eq(&hash_key(token), &state.admin_hash) {
+            Ok(Admin)
+        } else {
+            Err(ApiError::unauthorized(
+                "This endpoint needs the administrator token.",
+            ))
+        }
+    }
+}
