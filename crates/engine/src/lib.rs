@@ -14,6 +14,7 @@ mod engine;
 mod eval;
 pub mod events;
 mod explain;
+pub mod import;
 mod index;
 
 pub use engine::{Engine, EngineError, IndexGuard, StoredSegments};

@@ -14,6 +14,7 @@ pub mod commit;
 pub mod error;
 pub mod listing;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod state;
 
@@ -53,11 +54,13 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
+        .route("/v1/openapi.json", get(ops::openapi))
         .route("/v1/accounts", post(accounts::create))
         .route("/v1/accounts/{id}", axum::routing::patch(accounts::update))
         .route("/v1/fields", get(fields::list).post(fields::create))
         .route("/v1/fields/{name}", delete(fields::delete))
         .route("/v1/contacts", post(contacts::upsert).get(contacts::find))
+        .route("/v1/contacts/import", post(routes::import::import))
         .route(
             "/v1/contacts/{id}",
             get(contacts::get).delete(contacts::delete),

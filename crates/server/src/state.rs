@@ -17,6 +17,8 @@ use crate::metrics::Metrics;
 pub struct ServerConfig {
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// Largest streamed import (`POST /v1/contacts/import`), in bytes.
+    pub max_import_bytes: usize,
     /// Most items (contacts or events) in one request.
     pub max_batch_items: usize,
     /// Requests per second allowed per API key (token bucket refill).
@@ -29,6 +31,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             max_body_bytes: 64 << 20,
+            max_import_bytes: 4 << 30,
             max_batch_items: 100_000,
             // High enough that the benchmark's load is never throttled.
             rate_per_second: 100_000.0,

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod contacts;
 pub mod events;
 pub mod fields;
+pub mod import;
 pub mod members;
 pub mod ops;
 pub mod segments;

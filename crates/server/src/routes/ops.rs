@@ -24,3 +24,8 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     );
     response
 }
+
+/// `GET /v1/openapi.json`.
+pub async fn openapi() -> Json<serde_json::Value> {
+    Json(crate::openapi::document())
+}
