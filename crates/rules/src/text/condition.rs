@@ -28,7 +28,7 @@ pub(crate) struct Condition {
 }
 
 const OPERATOR: Expect = Expect::What(
-    "an operator such as `=`, `contains`, `in`, `between` or `has value`",
+    "an operator (`=`, `contains`, `in`, `between`, `has value`, …)",
     &[
         "equals", "contains", "does", "not", "starts", "ends", "in", "matches", "has", "between",
         "before", "after", "within", "more", "is",

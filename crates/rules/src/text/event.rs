@@ -27,7 +27,7 @@ fn last_end(i: &Input<'_>) -> usize {
 }
 
 const CLAUSE: Expect = Expect::What(
-    "a clause such as `where price > 100`, `at least 2 times`, `in last 30d` or `followed by purchase`",
+    "a clause (`where …`, `at least 2 times`, `in last 30d`, …)",
     &[
         "where", "at", "least", "most", "exactly", "between", "more", "less", "fewer", "with",
         "in", "within", "last", "from", "since", "before", "until", "followed", "on",
@@ -58,9 +58,9 @@ fn classify_clause(i: &Input<'_>) -> Option<Clause> {
         "not" if next.is_word("exactly") => Clause::Count,
         "not" if next.is_word("followed") => Clause::Sequence,
         "with" => Clause::Aggregate,
-        "in" if next.is_word("last") || next.is_word("the") || next.is_word("next") => {
-            Clause::Window
-        }
+        // After an event, `in` opens a window unless a segment reference
+        // follows (which wants an `and` before it).
+        "in" if !next.is_word("segment") => Clause::Window,
         "within" | "from" | "since" | "before" | "until" | "to" => Clause::Window,
         "followed" => Clause::Sequence,
         _ => return None,
@@ -331,14 +331,25 @@ pub(crate) fn parse_aggregate(i: &mut Input<'_>) -> PResult<(Measure, Range<usiz
     let f = peek_tok(i);
     let func = match f.text.to_ascii_lowercase().as_str() {
         _ if f.kind != TokenKind::Word => None,
-        "sum" | "total" => Some(AggregateFn::Sum),
+        "sum" => Some(AggregateFn::Sum),
         "avg" | "average" => Some(AggregateFn::Avg),
         "min" => Some(AggregateFn::Min),
         "max" => Some(AggregateFn::Max),
         _ => None,
     };
     let Some(func) = func else {
-        return Err(expected(i, AGGREGATES).cut());
+        let hint = if f.is_word("total") {
+            "write `sum` for a total"
+        } else if f.is_word("count") {
+            "to count events write `at least 2 times` instead of `with …`"
+        } else {
+            return Err(expected(i, AGGREGATES).cut());
+        };
+        return fail(
+            f.span.clone(),
+            format!("expected `sum`, `avg`, `min` or `max`, found `{}`", f.text),
+            Some(hint.into()),
+        );
     };
     advance(i);
     cut_err(word("of")).parse_next(i)?;

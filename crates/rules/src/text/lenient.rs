@@ -95,11 +95,13 @@ fn top_level_chunks(tokens: &[Token]) -> Vec<(Option<&Token>, Vec<Token>)> {
             || (depth <= 0 && (t.is_word("or") || (t.is_word("and") && !between)));
         if split {
             if !current.is_empty() {
-                let end = current.last().map_or(t.span.start, |l| l.span.end);
+                // The chunk ends where the next `and`/`or` is, so a
+                // condition cut short is reported there, as a whole parse
+                // would.
                 current.push(Token {
                     kind: TokenKind::Eof,
-                    text: String::new(),
-                    span: end..end,
+                    text: t.text.clone(),
+                    span: t.span.clone(),
                     index: current.len(),
                 });
                 chunks.push((connective, std::mem::take(&mut current)));

@@ -127,67 +127,15 @@ use parser::{Spans, State, SyntaxError};
 use report::{syntax_diagnostic, text_problem};
 
 /// Every keyword. A name that is one of these is printed in backticks.
+#[rustfmt::skip]
 pub(crate) const KEYWORDS: &[&str] = &[
-    "and",
-    "or",
-    "not",
-    "did",
-    "in",
-    "segment",
-    "all",
-    "any",
-    "of",
-    "everyone",
-    "where",
-    "at",
-    "least",
-    "most",
-    "more",
-    "less",
-    "fewer",
-    "than",
-    "exactly",
-    "times",
-    "time",
-    "between",
-    "with",
-    "sum",
-    "avg",
-    "average",
-    "total",
-    "min",
-    "max",
-    "last",
-    "next",
-    "the",
-    "ago",
-    "before",
-    "after",
-    "from",
-    "since",
-    "to",
-    "until",
-    "followed",
-    "by",
-    "on",
-    "within",
-    "contains",
-    "does",
-    "contain",
-    "starts",
-    "ends",
-    "matches",
-    "has",
-    "value",
-    "no",
-    "is",
-    "true",
-    "false",
-    "null",
-    "case",
-    "sensitive",
-    "case-sensitive",
-    "equals",
+    "and", "or", "not", "did", "in", "segment", "all", "any", "of", "everyone",
+    "where", "at", "least", "most", "more", "less", "fewer", "than", "exactly", "times", "time",
+    "between", "with", "sum", "avg", "average", "min", "max",
+    "last", "next", "the", "ago", "before", "after", "from", "since", "to", "until",
+    "followed", "by", "on", "within",
+    "equals", "contains", "does", "contain", "starts", "ends", "matches", "has", "value", "no",
+    "is", "true", "false", "null", "case", "sensitive", "case-sensitive",
 ];
 
 /// Turns the text of `in segment "X"` into a segment id (`X` may be a
@@ -277,7 +225,10 @@ impl ParsedRule {
     /// A validation problem (whose path is relative to the rule) as a
     /// diagnostic on the text, in the text's words.
     pub fn diagnostic(&self, problem: &Problem) -> Diagnostic {
-        let (message, hint) = text_problem(problem);
+        let (message, mut hint) = text_problem(problem);
+        if hint.is_none() && message.starts_with("there is no field") {
+            hint = self.attribute_hint(&problem.path);
+        }
         Diagnostic::new(
             &self.source,
             self.span_of(&problem.path),
@@ -285,6 +236,32 @@ impl ParsedRule {
             Vec::new(),
             hint,
         )
+    }
+
+    /// `did X where a = 1 and b = 2` reads `b` as a field: when `b` is not
+    /// one and the condition before it is an event with a `where`, the user
+    /// most likely meant an attribute.
+    fn attribute_hint(&self, field_path: &str) -> Option<String> {
+        let node = field_path.strip_suffix("/field")?;
+        let (parent, index) = node.rsplit_once('/')?;
+        let index: usize = index.parse().ok()?;
+        let parent = parent.strip_suffix("/all")?;
+        let Rule::All(siblings) = node_at(&self.rule, parent)? else {
+            return None;
+        };
+        let (Rule::Event(before), Rule::Field(field)) =
+            (siblings.get(index.checked_sub(1)?)?, siblings.get(index)?)
+        else {
+            return None;
+        };
+        let first = before.filters.first()?;
+        Some(format!(
+            "if `{}` is an attribute of `{}`, put the conditions in parentheses: `where ({} … and {} …)`",
+            field.field,
+            before.event,
+            printer::name(&first.attribute),
+            printer::name(&field.field)
+        ))
     }
 
     /// Validates the rule as [`plan_rule`] does, with problems pointing at
@@ -317,6 +294,22 @@ pub(crate) fn parse_tokens(source: &str, tokens: &[Token]) -> Result<(Rule, Span
             Err(syntax_diagnostic(source, tokens, &state, custom))
         }
     }
+}
+
+/// The node at a JSON pointer made of `all`/`any`/`not` steps.
+fn node_at<'r>(rule: &'r Rule, pointer: &str) -> Option<&'r Rule> {
+    let mut node = rule;
+    let mut steps = pointer.split('/').skip(1);
+    while let Some(step) = steps.next() {
+        node = match (node, step) {
+            (Rule::All(c), "all") | (Rule::Any(c), "any") => {
+                c.get(steps.next()?.parse::<usize>().ok()?)?
+            }
+            (Rule::Not(c), "not") => c,
+            _ => return None,
+        };
+    }
+    Some(node)
 }
 
 /// The JSON pointers of a rule's parts, from the spans the parser kept.

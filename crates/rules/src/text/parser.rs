@@ -310,7 +310,7 @@ pub(crate) fn parse_unary_rule(i: &mut Input<'_>) -> PResult<Node> {
 const RULE_WORDS: [&str; 8] = ["not", "did", "in", "all", "any", "everyone", "and", "or"];
 
 const CONDITION: Expect = Expect::What(
-    "a condition such as `City = \"Warsaw\"`, `did MailOpen` or `in segment \"vip\"`",
+    "a condition (`City = \"Warsaw\"`, `did MailOpen`, `in segment \"vip\"`, …)",
     &["did", "not", "in", "everyone", "all", "any"],
 );
 

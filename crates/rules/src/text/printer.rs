@@ -12,8 +12,7 @@ use crate::ast::{
 };
 use crate::json::{date_literal_to_string, number_to_json};
 
-/// A rule on one line is folded into one top-level condition per line
-/// past this width.
+/// Top-level conditions are laid out in lines up to this width.
 const WIDTH: usize = 80;
 
 /// Prints a rule as text; segment references print their id.
@@ -35,12 +34,21 @@ pub fn format_rule_with(rule: &Rule, segment_label: &dyn Fn(&str) -> Option<Stri
     // than `or`, but `(a and b) or c` reads more clearly, and the
     // parentheses keep nested nodes nested).
     let parts: Vec<String> = children.iter().map(|c| p.unary(c)).collect();
-    let one_line = parts.join(&format!(" {joiner} "));
-    if one_line.len() <= WIDTH && !one_line.contains('\n') {
-        one_line
-    } else {
-        parts.join(&format!("\n{joiner} "))
+    // Fill lines up to the width; a line that does not fit starts with
+    // its connective, as SPEC §3 lays rules out.
+    let mut lines: Vec<String> = Vec::new();
+    for part in parts {
+        match lines.last_mut() {
+            Some(line)
+                if line.len() + joiner.len() + part.len() + 2 <= WIDTH && !part.contains('\n') =>
+            {
+                line.push_str(&format!(" {joiner} {part}"));
+            }
+            Some(_) => lines.push(format!("{joiner} {part}")),
+            None => lines.push(part),
+        }
     }
+    lines.join("\n")
 }
 
 struct Printer<'a> {

@@ -78,6 +78,10 @@ fn typo_distance(a: &str, b: &str) -> usize {
 
 /// A keyword the user probably meant, as "did you mean `x`?".
 fn suggest(found: &str, words: &[&'static str]) -> Option<String> {
+    // A keyword in the wrong place is not a misspelling of another.
+    if KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(found)) {
+        return None;
+    }
     let limit = if found.chars().count() <= 4 { 1 } else { 2 };
     let close: Vec<&str> = words
         .iter()
@@ -156,6 +160,16 @@ fn hint_for(found: &Token, expected: &[Expect]) -> Option<String> {
             Some("this `)` has no matching `(`: remove it".into())
         }
         TokenKind::Sym if found.text == "(" && expects_and => Some(missing_and(found)),
+        TokenKind::Number | TokenKind::Str | TokenKind::Date
+            if expected
+                .iter()
+                .any(|e| matches!(e, Expect::What(d, _) if d.starts_with("an operator"))) =>
+        {
+            Some(format!(
+                "put an operator before the value, such as `= {}`",
+                found_text(found)
+            ))
+        }
         TokenKind::Unknown => Some(format!(
             "`{}` is not part of the rule language; text values go in double quotes",
             found.text
@@ -164,6 +178,13 @@ fn hint_for(found: &Token, expected: &[Expect]) -> Option<String> {
             .contains(&Expect::Sym(")"))
             .then(|| "close the parenthesis with `)`".into()),
         _ => None,
+    }
+}
+
+fn found_text(t: &Token) -> String {
+    match t.kind {
+        TokenKind::Str => serde_json::to_string(&t.text).unwrap_or_default(),
+        _ => t.text.clone(),
     }
 }
 
@@ -210,22 +231,27 @@ pub(crate) fn text_problem(problem: &Problem) -> (String, Option<String>) {
     if let Some(at) = message.find(" Did you mean `") {
         let suggestion = message[at + 1..].to_string();
         message.truncate(at);
-        message = message.trim_end_matches('.').to_string();
         hint = Some(format!("d{}", &suggestion[1..]));
     }
+    if let Some(m) = message.strip_suffix(": write `[low, high]`") {
+        message = m.to_string();
+        hint = Some("write the lower bound first".into());
+    }
+    message = message.trim_end_matches('.').to_string();
     if problem.path.ends_with("/op") {
-        message = translate_ops(&message);
+        message = translate_ops(&message, true);
         if let Some(at) = message.find(": use one of ") {
             hint = Some(message[at + 2..].to_string());
             message.truncate(at);
         }
     }
-    (message, hint)
+    (translate_ops(&message, false), hint)
 }
 
 /// Rewrites backticked JSON operator names (`not_equals`) as the text
-/// writes them (`!=`).
-fn translate_ops(message: &str) -> String {
+/// writes them (`!=`): all of them in a message about an operator, else
+/// only those that cannot be a plain word (a field may be named `in`).
+fn translate_ops(message: &str, all: bool) -> String {
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
     while let Some(open) = rest.find('`') {
@@ -234,8 +260,8 @@ fn translate_ops(message: &str) -> String {
         let Some(close) = rest.find('`') else { break };
         let inner = &rest[..close];
         match Op::parse(inner) {
-            Some(op) => out.push_str(op_text(op)),
-            None => out.push_str(inner),
+            Some(op) if all || inner.contains('_') => out.push_str(op_text(op)),
+            _ => out.push_str(inner),
         }
         out.push('`');
         rest = &rest[close + 1..];
@@ -247,6 +273,8 @@ fn translate_ops(message: &str) -> String {
 /// How a token is named in a message.
 pub(crate) fn describe_token(t: &Token) -> String {
     match t.kind {
+        // A chunk of the lenient parse ends at the `and`/`or` that follows.
+        TokenKind::Eof if !t.text.is_empty() => format!("`{}`", t.text),
         TokenKind::Eof => "the end of the rule".into(),
         TokenKind::Str => {
             let s = serde_json::to_string(&t.text).unwrap_or_default();

@@ -24,7 +24,7 @@ pub(crate) struct Operand {
 }
 
 const VALUE: Expect = Expect::What(
-    "a value such as `\"text\"`, `42`, `2026-06-01` or `[\"a\", \"b\"]`",
+    "a value (`\"text\"`, `42`, `2026-06-01`, `[\"a\", \"b\"]`, …)",
     &["true", "false", "null"],
 );
 
