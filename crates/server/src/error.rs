@@ -14,7 +14,9 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
-    pub details: Vec<Problem>,
+    /// `{"path", "message", ...}` entries (rule text diagnostics add
+    /// `line`, `column`, `hint`).
+    pub details: Vec<serde_json::Value>,
     /// Seconds, for 429.
     pub retry_after: Option<u64>,
 }
@@ -67,16 +69,17 @@ impl ApiError {
             many => format!("The rule has {} problems; see details.", many.len()),
         };
         ApiError {
-            details: problems,
+            details: problems
+                .iter()
+                .map(|p| json!({"path": p.path, "message": p.message}))
+                .collect(),
             ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_rule", message)
         }
     }
 
     pub fn with_detail(mut self, path: &str, message: impl Into<String>) -> ApiError {
-        self.details.push(Problem {
-            path: path.to_string(),
-            message: message.into(),
-        });
+        self.details
+            .push(json!({"path": path, "message": message.into()}));
         self
     }
 
@@ -121,13 +124,8 @@ impl From<tokio::task::JoinError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let details: Vec<_> = self
-            .details
-            .iter()
-            .map(|p| json!({"path": p.path, "message": p.message}))
-            .collect();
         let body =
-            json!({"error": {"code": self.code, "message": self.message, "details": details}});
+            json!({"error": {"code": self.code, "message": self.message, "details": self.details}});
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after
             && let Ok(v) = secs.to_string().parse()

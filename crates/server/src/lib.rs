@@ -70,6 +70,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/events", post(events::ingest))
         .route("/v1/events/catalog", get(events::catalog))
         .route("/v1/usage", get(events::usage))
+        .route("/v1/rules/parse", post(routes::rules::parse))
+        .route("/v1/rules/format", post(routes::rules::format))
         .route("/v1/segments", post(segments::create).get(segments::list))
         .route("/v1/segments/preview", post(segments::preview))
         .route(

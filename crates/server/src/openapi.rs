@@ -213,12 +213,30 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ),
     endpoint!(
         "post",
+        "/v1/rules/parse",
+        Secret,
+        200,
+        JSON,
+        &[],
+        "Rule text to rule JSON: {text} → {rule}, or 422 whose details carry line, column and a hint."
+    ),
+    endpoint!(
+        "post",
+        "/v1/rules/format",
+        Secret,
+        200,
+        JSON,
+        &[],
+        "Rule JSON to text: {rule} → {text} (the rule is validated first)."
+    ),
+    endpoint!(
+        "post",
         "/v1/segments",
         Secret,
         201,
         JSON,
         &[],
-        "Create a segment {name, description, rule}."
+        "Create a segment {name, description, rule} (or rule_text instead of rule)."
     ),
     endpoint!(
         "get",

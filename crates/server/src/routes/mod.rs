@@ -7,4 +7,5 @@ pub mod fields;
 pub mod import;
 pub mod members;
 pub mod ops;
+pub mod rules;
 pub mod segments;

@@ -20,12 +20,17 @@ use crate::error::{ApiError, ApiResult};
 use crate::listing::{self, QueryMap, as_of};
 use crate::state::AppState;
 
-pub fn segment_json(s: &SegmentRecord) -> Value {
+/// A segment as answered: its rule as JSON and as text.
+pub fn segment_json(engine: &Engine, account: &str, s: &SegmentRecord) -> Value {
+    let text = rule_from_json(&s.rule, "")
+        .ok()
+        .and_then(|r| crate::routes::rules::format_text(engine, account, &r).ok());
     json!({
         "id": s.id,
         "name": s.name,
         "description": s.description,
         "rule": s.rule,
+        "rule_text": text,
         "created_at": format_instant(s.created_at),
         "updated_at": format_instant(s.updated_at),
     })
@@ -38,14 +43,35 @@ const MAX_NAME: usize = 200;
 struct SegmentBody {
     name: String,
     description: String,
-    rule: Value,
+    rule: RuleInput,
+}
+
+/// A rule as JSON (`rule`) or as text (`rule_text`).
+enum RuleInput {
+    Json(Value),
+    Text(String),
+}
+
+impl RuleInput {
+    /// Validates the rule for `account` (a reference back to `self_id` is a
+    /// cycle) and returns it.
+    fn resolve(&self, engine: &Engine, account: &str, self_id: &str) -> ApiResult<Rule> {
+        match self {
+            RuleInput::Json(json) => plan(engine, account, json, Some(self_id)).map(|(r, _)| r),
+            RuleInput::Text(text) => {
+                crate::routes::rules::parse_text(engine, account, text, "/rule_text", Some(self_id))
+            }
+        }
+    }
 }
 
 fn parse_body(request: &Map<String, Value>) -> ApiResult<SegmentBody> {
-    if let Some(key) = request
-        .keys()
-        .find(|k| !matches!(k.as_str(), "name" | "description" | "rule" | "id"))
-    {
+    if let Some(key) = request.keys().find(|k| {
+        !matches!(
+            k.as_str(),
+            "name" | "description" | "rule" | "rule_text" | "id"
+        )
+    }) {
         return Err(ApiError::invalid(format!(
             "unknown key `{key}`: a segment is {{\"name\", \"description\", \"rule\"}}."
         ))
@@ -76,11 +102,21 @@ fn parse_body(request: &Map<String, Value>) -> ApiResult<SegmentBody> {
                 .with_detail("/description", "expected a string"));
         }
     };
-    let rule = match request.get("rule") {
-        Some(r) if !r.is_null() => r.clone(),
-        _ => {
+    let text = request.get("rule_text").filter(|r| !r.is_null());
+    let rule = match (request.get("rule").filter(|r| !r.is_null()), text) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid("Give `rule` or `rule_text`, not both.")
+                .with_detail("/rule_text", "remove `rule` or `rule_text`"));
+        }
+        (Some(r), None) => RuleInput::Json(r.clone()),
+        (None, Some(Value::String(t))) => RuleInput::Text(t.clone()),
+        (None, Some(_)) => {
+            return Err(ApiError::invalid("`rule_text` must be a string.")
+                .with_detail("/rule_text", "expected a string"));
+        }
+        (None, None) => {
             return Err(ApiError::invalid(
-                "`rule` is required: the segment's rule, e.g. {\"all\": []} for every contact.",
+                "`rule` is required: the segment's rule, e.g. {\"all\": []} for every contact (or `rule_text`).",
             )
             .with_detail("/rule", "missing"));
         }
@@ -152,9 +188,9 @@ pub async fn create(
     let body = parse_body(&request)?;
     let account = caller.account_id().to_string();
     let engine = state.engine.clone();
-    let record = tokio::task::spawn_blocking(move || -> ApiResult<SegmentRecord> {
+    let answer = tokio::task::spawn_blocking(move || -> ApiResult<Value> {
         let id = engine.store().new_segment_id(&account)?;
-        let (rule, _) = plan(&engine, &account, &body.rule, Some(&id))?;
+        let rule = body.rule.resolve(&engine, &account, &id)?;
         let now = now_ms();
         let record = SegmentRecord {
             id,
@@ -165,17 +201,23 @@ pub async fn create(
             updated_at: now,
         };
         engine.store().put_segment(&account, &record)?;
-        Ok(record)
+        Ok(segment_json(&engine, &account, &record))
     })
     .await??;
-    Ok((StatusCode::CREATED, Json(segment_json(&record))))
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
 pub async fn list(State(state): State<Arc<AppState>>, caller: SecretKey) -> ApiResult<Json<Value>> {
     let engine = state.engine.clone();
     let account = caller.account_id().to_string();
-    let segments = tokio::task::spawn_blocking(move || engine.store().segments(&account)).await??;
-    let segments: Vec<Value> = segments.iter().map(segment_json).collect();
+    let segments = tokio::task::spawn_blocking(move || -> ApiResult<Vec<Value>> {
+        let segments = engine.store().segments(&account)?;
+        Ok(segments
+            .iter()
+            .map(|s| segment_json(&engine, &account, s))
+            .collect())
+    })
+    .await??;
     Ok(Json(json!({"segments": segments})))
 }
 
@@ -186,13 +228,14 @@ pub async fn get(
 ) -> ApiResult<Json<Value>> {
     let engine = state.engine.clone();
     let account = caller.account_id().to_string();
-    let found =
-        tokio::task::spawn_blocking(move || engine.store().segment(&account, &id).map(|s| (s, id)))
-            .await??;
-    match found {
-        (Some(s), _) => Ok(Json(segment_json(&s))),
-        (None, id) => Err(ApiError::not_found(format!("There is no segment `{id}`."))),
-    }
+    let answer = tokio::task::spawn_blocking(move || -> ApiResult<Value> {
+        match engine.store().segment(&account, &id)? {
+            Some(s) => Ok(segment_json(&engine, &account, &s)),
+            None => Err(ApiError::not_found(format!("There is no segment `{id}`."))),
+        }
+    })
+    .await??;
+    Ok(Json(answer))
 }
 
 pub async fn update(
@@ -206,12 +249,12 @@ pub async fn update(
     let body = parse_body(&request)?;
     let account = caller.account_id().to_string();
     let engine = state.engine.clone();
-    let record = tokio::task::spawn_blocking(move || -> ApiResult<SegmentRecord> {
+    let answer = tokio::task::spawn_blocking(move || -> ApiResult<Value> {
         let existing = engine
             .store()
             .segment(&account, &id)?
             .ok_or_else(|| ApiError::not_found(format!("There is no segment `{id}`.")))?;
-        let (rule, _) = plan(&engine, &account, &body.rule, Some(&id))?;
+        let rule = body.rule.resolve(&engine, &account, &id)?;
         let record = SegmentRecord {
             id,
             name: body.name,
@@ -221,10 +264,10 @@ pub async fn update(
             updated_at: now_ms(),
         };
         engine.store().put_segment(&account, &record)?;
-        Ok(record)
+        Ok(segment_json(&engine, &account, &record))
     })
     .await??;
-    Ok(Json(segment_json(&record)))
+    Ok(Json(answer))
 }
 
 pub async fn delete(
