@@ -327,11 +327,50 @@ proptest! {
             at -= 1;
         }
         let mangled = format!("{}{junk}{}", &text[..at], &text[at..]);
-        let _ = parse_rule(&mangled);
+        // Whatever text parses is a rule the JSON form accepts too.
+        if let Ok(parsed) = parse_rule(&mangled) {
+            prop_assert_eq!(rule_from_json(&rule_to_json(&parsed), ""), Ok(parsed));
+        }
         let (_, diagnostics) = parse_rule_lenient(&mangled);
         for d in diagnostics {
             prop_assert!(d.span.end <= mangled.len());
             let _ = d.to_string();
         }
     }
+}
+
+#[test]
+fn runaway_nesting_is_refused_without_overflowing_the_stack() {
+    for text in [
+        format!("{}everyone", "not ".repeat(100_000)),
+        format!("{}everyone", "(".repeat(100_000)),
+        format!(
+            "{}everyone{}",
+            "all of (".repeat(50_000),
+            ")".repeat(50_000)
+        ),
+        format!("City in {}", "[".repeat(100_000)),
+        format!("City = {}", "{\"a\": ".repeat(100_000)),
+    ] {
+        let d = parse_rule(&text).unwrap_err();
+        assert!(d.message.contains("nested"), "{}", d.message);
+        let _ = parse_rule_lenient(&text);
+    }
+    // Within the limit of rules (32 levels), nesting parses.
+    let deep = format!("{}everyone", "not ".repeat(32));
+    assert!(parse_rule(&deep).is_ok());
+    let d = parse_rule(&format!("{}everyone", "not ".repeat(33))).unwrap_err();
+    assert_eq!(d.message, "the rule is nested deeper than 32 levels");
+}
+
+#[test]
+fn large_rules_parse_quickly_and_the_node_limit_holds() {
+    let big = vec!["Age > 1"; 1_999].join(" or ");
+    assert!(matches!(parse_rule(&big), Ok(Rule::Any(c)) if c.len() == 1_999));
+    let too_big = vec!["Age > 1"; 2_000].join(" or ");
+    let d = parse_rule(&too_big).unwrap_err();
+    assert_eq!(
+        d.message,
+        "the rule has more than 2000 conditions and groups"
+    );
 }
