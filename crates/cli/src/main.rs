@@ -5,6 +5,7 @@
 
 mod import;
 mod query;
+mod rule;
 mod sample;
 mod serve;
 
@@ -64,6 +65,9 @@ enum Command {
         #[arg(long)]
         contact: String,
     },
+    /// The rule language: check, format, convert.
+    #[command(subcommand)]
+    Rule(RuleCommand),
     /// Serve the HTTP API.
     Serve(ServeArgs),
     /// Generate a sample shop, import it, count and explain its segments,
@@ -112,6 +116,27 @@ enum FieldCommand {
 }
 
 #[derive(Subcommand)]
+enum RuleCommand {
+    /// Check rule text (against an account's schema with --account).
+    Check(RuleToolArgs),
+    /// Print rule text in its canonical form.
+    Fmt(RuleToolArgs),
+    /// Rule text to rule JSON.
+    ToJson(RuleToolArgs),
+    /// Rule JSON to rule text.
+    FromJson(RuleToolArgs),
+}
+
+#[derive(Args)]
+struct RuleToolArgs {
+    /// The file holding the rule (`-` for standard input).
+    file: PathBuf,
+    /// Validate against this account's schema and resolve segment names.
+    #[arg(long)]
+    account: Option<String>,
+}
+
+#[derive(Subcommand)]
 enum ImportCommand {
     /// Contacts: CSV with a header row of field names, or NDJSON objects.
     Contacts(ImportArgs),
@@ -157,7 +182,7 @@ struct ServeArgs {
 struct RuleArgs {
     #[arg(long)]
     account: String,
-    /// A file holding the rule as JSON.
+    /// A file holding the rule as JSON or as rule text.
     #[arg(long, conflicts_with = "rule_json")]
     rule: Option<PathBuf>,
     /// The rule as a JSON string.
@@ -195,6 +220,10 @@ fn main() -> ExitCode {
             fields,
         } => query::members(&cli.data, &rule, limit, &fields),
         Command::Explain { rule, contact } => query::explain(&cli.data, &rule, &contact),
+        Command::Rule(RuleCommand::Check(args)) => rule::check(&cli.data, &args),
+        Command::Rule(RuleCommand::Fmt(args)) => rule::fmt(&cli.data, &args),
+        Command::Rule(RuleCommand::ToJson(args)) => rule::to_json(&cli.data, &args),
+        Command::Rule(RuleCommand::FromJson(args)) => rule::from_json(&cli.data, &args),
         Command::Serve(args) => serve::run(&cli.data, &args, None),
         Command::Demo {
             contacts,
@@ -205,7 +234,12 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("error: {message}");
+            // Rule diagnostics arrive already rendered (`error: …`).
+            if message.starts_with("error:") {
+                eprintln!("{message}");
+            } else {
+                eprintln!("error: {message}");
+            }
             ExitCode::FAILURE
         }
     }

@@ -91,7 +91,13 @@ pub fn rule_json(args: &RuleArgs) -> Result<Value, String> {
         (None, Some(s)) => s.clone(),
         (None, None) => return Err("give the rule with --rule FILE or --rule-json JSON".into()),
     };
-    serde_json::from_str(&text).map_err(|e| format!("the rule is not valid JSON: {e}"))
+    if text.trim_start().starts_with('{') {
+        return serde_json::from_str(&text).map_err(|e| format!("the rule is not valid JSON: {e}"));
+    }
+    // Rule text (SPEC §3).
+    flowseg_rules::text::parse_rule(&text)
+        .map(|r| flowseg_rules::rule_to_json(&r))
+        .map_err(|d| d.to_string())
 }
 
 pub fn evaluation_time(as_of: Option<&str>) -> Result<i64, String> {
