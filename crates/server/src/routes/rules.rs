@@ -85,7 +85,15 @@ fn resolve_segment(segments: &[SegmentRecord], label: &str) -> Option<String> {
 /// Prints a rule with segment references by name.
 pub fn format_text(engine: &Engine, account: &str, rule: &Rule) -> ApiResult<String> {
     let segments = engine.store().segments(account)?;
-    let label = |id: &str| segments.iter().find(|s| s.id == id).map(|s| s.name.clone());
+    // A name that is also some segment's id would parse back as that id:
+    // print the id then.
+    let label = |id: &str| {
+        segments
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.name.clone())
+            .filter(|name| !segments.iter().any(|s| &s.id == name))
+    };
     Ok(format_rule_with(rule, &label))
 }
 
