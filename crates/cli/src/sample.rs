@@ -256,7 +256,54 @@ pub fn segments() -> Vec<(&'static str, &'static str, Value)> {
             {"field": "MobilePhone", "op": "has_value"},
             {"not": {"field": "SmsUnsubscribed", "op": "is_true"}}]}),
         ),
+        (
+            "Young newsletter readers",
+            "Aged 18 to 30, subscribed to the newsletter, opened a mail this month",
+            json!({"all": [
+            {"field": "Age", "op": "between", "value": [18, 30]},
+            {"field": "Newsletter", "op": "is_true"},
+            {"event": "MailOpen", "within": {"last": "30d"}}]}),
+        ),
+        (
+            "Clicked then bought",
+            "Clicked a campaign mail and bought something within 2 days",
+            json!({"event": "MailClick", "within": {"last": "90d"},
+                   "followed_by": {"event": "product_purchased", "window": "2d"}}),
+        ),
+        (
+            "New this month, never bought",
+            "Created in the last 30 days without any purchase",
+            json!({"all": [
+            {"field": "CreateTime", "op": "within_last", "value": "30d"},
+            {"event": "product_purchased", "count": {"op": "equals", "value": 0}}]}),
+        ),
+        (
+            "VIPs to win back",
+            "VIP in Warsaw (by reference) who bought nothing in 30 days but visited recently",
+            json!({"all": [
+            {"segment": "@VIP in Warsaw"},
+            {"event": "product_purchased", "within": {"last": "30d"}, "count": {"op": "equals", "value": 0}},
+            {"event": "Visit", "within": {"last": "14d"}}]}),
+        ),
     ]
+}
+
+/// Replaces `{"segment": "@Name"}` in the sample rules with the id of the
+/// saved segment of that name.
+fn resolve_references(rule: &mut Value, saved: &[SegmentRecord]) {
+    match rule {
+        Value::Object(obj) => {
+            if let Some(Value::String(target)) = obj.get_mut("segment")
+                && let Some(name) = target.strip_prefix('@')
+                && let Some(s) = saved.iter().find(|s| s.name == name)
+            {
+                *target = s.id.clone();
+            }
+            obj.values_mut().for_each(|v| resolve_references(v, saved));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| resolve_references(v, saved)),
+        _ => {}
+    }
 }
 
 /// Generates, imports, saves the example segments, counts and explains.
@@ -303,11 +350,12 @@ pub fn demo(data: &Path, contacts: usize, serve: Option<&crate::ServeArgs>) -> R
             };
             import_into(&store, &args, kind)?;
         }
-        let existing = store.segments(&account).map_err(|e| e.to_string())?;
-        for (name, description, rule) in segments() {
+        for (name, description, mut rule) in segments() {
+            let existing = store.segments(&account).map_err(|e| e.to_string())?;
             if existing.iter().any(|s| s.name == name) {
                 continue;
             }
+            resolve_references(&mut rule, &existing);
             let id = store.new_segment_id(&account).map_err(|e| e.to_string())?;
             let record = SegmentRecord {
                 id,

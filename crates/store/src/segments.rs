@@ -133,7 +133,10 @@ impl Store {
     pub fn segments(&self, account: &str) -> Result<Vec<SegmentRecord>, StoreError> {
         let txn = self.read()?;
         let mut out: Vec<SegmentRecord> = scan(&txn.open_table(SEGMENTS)?, account)?;
-        out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        // Creation order; ids of one instant in issue order (`seg_2` before `seg_10`).
+        out.sort_by(|a, b| {
+            (a.created_at, a.id.len(), &a.id).cmp(&(b.created_at, b.id.len(), &b.id))
+        });
         Ok(out)
     }
 
