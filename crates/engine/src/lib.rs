@@ -22,3 +22,6 @@ pub use index::{AccountIndex, Ordinal};
 
 #[cfg(test)]
 mod unit_tests;
+
+#[cfg(test)]
+mod docs_examples;
