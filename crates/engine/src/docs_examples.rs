@@ -101,7 +101,9 @@ fn account(now: i64) -> AccountIndex {
     }
     let s = |x: &str| AttrValue::Str(x.into());
     let n = AttrValue::Num;
-    let events: Vec<(u32, &str, i64, Vec<(&str, AttrValue)>)> = vec![
+    // (contact, name, how long ago, attributes)
+    type Row<'a> = (u32, &'a str, i64, Vec<(&'a str, AttrValue)>);
+    let events: Vec<Row> = vec![
         (
             0,
             "product_purchased",

@@ -64,6 +64,9 @@ pub struct EventPartition {
     pending: Vec<u32>,
     /// Contacts that have at least one row.
     contacts: RoaringBitmap,
+    /// Rows of erased contacts, skipped until the next compaction drops
+    /// them (so a contact put again later does not get them back).
+    dead_rows: RoaringBitmap,
     /// The latest event time seen (catalog).
     pub last_time: Option<i64>,
 }
@@ -142,8 +145,9 @@ impl EventPartition {
     /// `live` contacts.
     pub fn compact(&mut self, live: &RoaringBitmap) {
         let mut order: Vec<u32> = (0..self.time.len() as u32)
-            .filter(|r| live.contains(self.contact[*r as usize]))
+            .filter(|r| live.contains(self.contact[*r as usize]) && !self.dead_rows.contains(*r))
             .collect();
+        self.dead_rows.clear();
         order.sort_by_key(|r| (self.contact[*r as usize], self.time[*r as usize], *r));
         self.contact = permute(&self.contact, &order);
         self.time = permute(&self.time, &order);
@@ -163,11 +167,16 @@ impl EventPartition {
         self.contacts = self.contact.iter().copied().collect();
     }
 
-    /// Drops a contact from the set of contacts with rows (its rows go at
-    /// the next compaction; until then evaluation ignores them because the
-    /// contact is not live).
+    /// Erases a contact's rows: they are marked dead at once (cost
+    /// proportional to the contact's rows) and dropped at the next
+    /// compaction.
     pub fn forget_contact(&mut self, ordinal: u32) {
-        self.contacts.remove(ordinal);
+        if !self.contacts.remove(ordinal) {
+            return;
+        }
+        let mut rows = Vec::new();
+        self.rows_of(ordinal, &mut rows);
+        self.dead_rows.extend(rows);
     }
 
     /// Appends a contact's rows, in time order, to `out`.
@@ -188,8 +197,16 @@ impl EventPartition {
         let pend = &self.pending[start..end];
         if pend.is_empty() {
             out.extend(base);
-            return;
+        } else {
+            self.merge_runs(base, pend, out);
         }
+        if !self.dead_rows.is_empty() {
+            out.retain(|r| !self.dead_rows.contains(*r));
+        }
+    }
+
+    /// Merges a contact's base range and pending slice by time.
+    fn merge_runs(&self, base: std::ops::Range<u32>, pend: &[u32], out: &mut Vec<u32>) {
         // Merge two time-sorted runs.
         let (mut i, mut j) = (base.start, 0);
         while i < base.end || j < pend.len() {
@@ -278,7 +295,7 @@ impl EventPartition {
     /// Rows of live contacts (catalog statistics).
     pub fn live_rows(&self, live: &RoaringBitmap) -> Vec<u32> {
         (0..self.contact.len() as u32)
-            .filter(|r| live.contains(self.contact[*r as usize]))
+            .filter(|r| live.contains(self.contact[*r as usize]) && !self.dead_rows.contains(*r))
             .collect()
     }
 }

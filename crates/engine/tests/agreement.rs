@@ -8,10 +8,8 @@
 //! and `FLOWSEG_PROPTEST_SEED=random` explores. Failures are persisted to
 //! `tests/agreement.proptest-regressions` and replayed first.
 //!
-//! Known engine bug, kept visible but out of CI's way: re-putting a removed
-//! contact brings its erased events back. Run it with
-//! `cargo test -p flowseg-engine --test agreement -- --ignored` and
-//! `FLOWSEG_AGREEMENT_REPUT=1 cargo test -p flowseg-engine --test agreement`.
+//! Worlds erase contacts and sometimes put them again: an erased contact's
+//! events must never come back (`FLOWSEG_AGREEMENT_REPUT=0` turns re-puts off).
 
 mod reference;
 

@@ -341,13 +341,10 @@ pub struct ContactSpec {
     pub fate: Fate,
 }
 
-/// Re-putting a removed ordinal brings its erased events back in the
-/// engine today (the ignored table test
-/// `a_reput_contact_does_not_get_its_erased_events_back` pins it), so the
-/// random worlds re-put contacts only with `FLOWSEG_AGREEMENT_REPUT=1`.
-/// Make it the default once that test passes.
+/// Random worlds also re-put erased contacts (an erased contact's events
+/// must not come back); `FLOWSEG_AGREEMENT_REPUT=0` turns that off.
 fn reput_weight() -> u32 {
-    u32::from(std::env::var("FLOWSEG_AGREEMENT_REPUT").is_ok_and(|v| v == "1"))
+    u32::from(std::env::var("FLOWSEG_AGREEMENT_REPUT").map_or(true, |v| v != "0"))
 }
 
 fn contact_spec(now: i64) -> impl Strategy<Value = ContactSpec> {

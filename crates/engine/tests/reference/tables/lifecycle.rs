@@ -152,7 +152,6 @@ fn put_contact_replaces_every_field() {
 /// event or the partition is compacted (on the incremental and the bulk
 /// load path alike).
 #[test]
-#[ignore = "engine bug: remove_contact leaves the rows, and a re-put contact gets them back"]
 fn a_reput_contact_does_not_get_its_erased_events_back() {
     let c = Contact {
         id: contact_id(0),
