@@ -73,7 +73,10 @@ pub async fn ingest(
     let names = items
         .iter()
         .filter_map(|i| i.as_ref().ok())
-        .filter_map(|v| v.get("name").and_then(Value::as_str));
+        .filter_map(|v| v.get("name").and_then(Value::as_str))
+        // An invalid name is no event of any source: that item is rejected
+        // on its own below.
+        .filter(|name| flowseg_model::event::check_event_name(name).is_ok());
     let mut any_custom = false;
     for name in names {
         let source = EventSource::of(name);
