@@ -15,6 +15,7 @@ pub mod error;
 pub mod listing;
 pub mod metrics;
 pub mod openapi;
+pub mod panel;
 pub mod routes;
 pub mod state;
 
@@ -89,6 +90,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(members::create_snapshot).get(members::list_snapshots),
         )
         .route("/v1/snapshots/{id}/members", get(members::snapshot_members))
+        .merge(panel::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
