@@ -109,12 +109,7 @@ pub fn evaluation_time(as_of: Option<&str>) -> Result<i64, String> {
 
 /// Validates and plans a rule against an account.
 pub fn plan(engine: &Engine, account: &str, json: &Value) -> Result<(Rule, Plan), String> {
-    let index = engine.index(account).map_err(|e| e.to_string())?;
-    let schema = index
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .schema()
-        .clone();
+    let schema = engine.schema(account).map_err(|e| e.to_string())?;
     engine
         .segment_source(account)
         .plan(json, "/rule", &schema, None)

@@ -70,6 +70,17 @@ impl Engine {
             .ok_or_else(|| EngineError::UnknownAccount(account.to_string()))
     }
 
+    /// The account's current schema (as its index has it).
+    pub fn schema(&self, account: &str) -> Result<Schema, EngineError> {
+        let index = self.index(account)?;
+        let schema = index
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .schema()
+            .clone();
+        Ok(schema)
+    }
+
     pub fn create_account(&self, record: AccountRecord) -> Result<(), EngineError> {
         let id = record.id.clone();
         self.store.create_account(record)?;

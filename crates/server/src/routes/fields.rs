@@ -28,13 +28,7 @@ pub async fn list(State(state): State<Arc<AppState>>, caller: SecretKey) -> ApiR
 }
 
 pub fn schema_of(state: &AppState, account: &str) -> ApiResult<Schema> {
-    let index = state.engine.index(account)?;
-    let schema = index
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .schema()
-        .clone();
-    Ok(schema)
+    Ok(state.engine.schema(account)?)
 }
 
 pub async fn create(

@@ -62,12 +62,7 @@ pub fn parse_text(
     let segments = engine.store().segments(account)?;
     let resolve = |label: &str| resolve_segment(&segments, label);
     let parsed = ParsedRule::parse(text, Some(&resolve)).map_err(|d| text_error(path, &[d]))?;
-    let index = engine.index(account)?;
-    let schema = index
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .schema()
-        .clone();
+    let schema = engine.schema(account)?;
     parsed
         .plan(&schema, &engine.segment_source(account), self_id)
         .map_err(|ds| text_error(path, &ds))?;

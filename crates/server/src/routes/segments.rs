@@ -135,12 +135,7 @@ pub fn plan(
     rule: &Value,
     self_id: Option<&str>,
 ) -> ApiResult<(Rule, Plan)> {
-    let index = engine.index(account)?;
-    let schema = index
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .schema()
-        .clone();
+    let schema = engine.schema(account)?;
     engine
         .segment_source(account)
         .plan(rule, "/rule", &schema, self_id)
