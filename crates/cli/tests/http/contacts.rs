@@ -349,3 +349,61 @@ fn import_csv_and_ndjson_with_per_row_errors() {
         .get(&format!("/v1/contacts?email={}", enc("eve@example.com")))
         .error(404);
 }
+
+#[test]
+fn later_items_of_a_batch_match_contacts_created_by_earlier_ones() {
+    let srv = Server::start();
+    let a = srv.account();
+    let answer = a
+        .api
+        .post(
+            "/v1/contacts",
+            &json!([
+                {"Email": "dup@example.com", "FirstName": "Ann"},
+                {"Email": "DUP@example.com", "LastName": "Lee"},
+                {"ExternalId": "k1", "MobilePhone": "+48 600 100 200"},
+                {"MobilePhone": "+48600100200", "FirstName": "Pat"},
+                {"Email": "dup@example.com", "ExternalId": "k1"},
+            ]),
+        )
+        .expect(200);
+    let results = answer["results"].as_array().expect("results");
+    assert_eq!(results[0]["id"], results[1]["id"], "{answer}");
+    assert_eq!(results[2]["id"], results[3]["id"], "{answer}");
+    assert_ne!(results[0]["id"], results[2]["id"], "{answer}");
+    // The last item matches both contacts the batch made.
+    assert_eq!(results[4]["error"]["status"], 409, "{answer}");
+    let ann = get(&a, results[0]["id"].as_str().unwrap());
+    assert_eq!(ann["FirstName"], "Ann");
+    assert_eq!(ann["LastName"], "Lee");
+    assert!(ann["ExternalId"].is_null(), "{ann}");
+    let pat = get(&a, results[2]["id"].as_str().unwrap());
+    assert_eq!(pat["FirstName"], "Pat");
+    assert_eq!(pat["ExternalId"], "k1");
+    assert_eq!(a.all_contact_ids().len(), 2);
+}
+
+#[test]
+fn null_clears_an_identity_which_another_contact_may_then_take() {
+    let srv = Server::start();
+    let a = srv.account();
+    let first = a.contact(json!({"ExternalId": "k1", "Email": "shared@example.com"}));
+    let second = a.contact(json!({"ExternalId": "k2"}));
+    a.api
+        .post(
+            "/v1/contacts",
+            &json!({"ExternalId": "k2", "Email": "shared@example.com"}),
+        )
+        .error(409);
+    assert_eq!(a.contact(json!({"ExternalId": "k1", "Email": null})), first);
+    assert!(get(&a, &first)["Email"].is_null());
+    assert_eq!(
+        a.contact(json!({"ExternalId": "k2", "Email": "Shared@example.com"})),
+        second
+    );
+    let found = a
+        .api
+        .get(&format!("/v1/contacts?email={}", enc("shared@example.com")))
+        .expect(200);
+    assert_eq!(found["id"], second.as_str());
+}

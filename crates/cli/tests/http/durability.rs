@@ -1,7 +1,8 @@
 //! A 2xx answer to a write means the data is durable: client threads post
 //! batches of events with ids, the server is killed with SIGKILL in the
 //! middle of the stream and restarted on the same data directory, and
-//! every acknowledged event is there exactly once.
+//! every acknowledged event is there exactly once (and every acknowledged
+//! contact upsert).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -16,6 +17,8 @@ const THREADS: usize = 4;
 const BATCH: usize = 20;
 /// Acknowledged batches to wait for before the kill.
 const BEFORE_KILL: usize = 40;
+/// Contacts per upsert batch of the contact writer.
+const CONTACT_BATCH: usize = 10;
 
 fn batch(thread: usize, n: usize) -> Value {
     json!(
@@ -77,6 +80,45 @@ fn every_acknowledged_event_survives_sigkill_exactly_once() {
         })
         .collect();
 
+    // One more writer upserts batches of new contacts.
+    let contacts_acked: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let contacts_attempted = Arc::new(AtomicUsize::new(0));
+    let contact_writer = {
+        let client: Client = a.api.clone();
+        let (acked, attempted, stop) = (
+            contacts_acked.clone(),
+            contacts_attempted.clone(),
+            stop.clone(),
+        );
+        std::thread::spawn(move || {
+            for n in 0.. {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                attempted.store(n + 1, Ordering::SeqCst);
+                let body = json!(
+                    (0..CONTACT_BATCH)
+                        .map(|i| json!({"Email": format!("cw-{n}-{i}@cw.test"), "FirstName": "Writer"}))
+                        .collect::<Vec<_>>()
+                );
+                match client.try_send(
+                    "POST",
+                    "/v1/contacts",
+                    Some(("application/json", body.to_string().into_bytes())),
+                ) {
+                    Ok(r) if r.status == 200 => {
+                        let answer = r.json();
+                        let results = answer["results"].as_array().expect("results");
+                        assert!(results.iter().all(|r| r["id"].is_string()), "{answer}");
+                        acked.lock().unwrap().push(n);
+                    }
+                    Ok(r) => panic!("unexpected answer {}: {}", r.status, r.body),
+                    Err(_) => return,
+                }
+            }
+        })
+    };
+
     let deadline = Instant::now() + Duration::from_secs(60);
     while acked_count.load(Ordering::SeqCst) < BEFORE_KILL {
         assert!(Instant::now() < deadline, "the writers made no progress");
@@ -88,6 +130,9 @@ fn every_acknowledged_event_survives_sigkill_exactly_once() {
     for h in handles {
         h.join().expect("a writer thread");
     }
+    contact_writer.join().expect("the contact writer");
+    let contacts_acked = contacts_acked.lock().unwrap().clone();
+    let contacts_attempted = contacts_attempted.load(Ordering::SeqCst);
     let acked = acked.lock().unwrap().clone();
     let attempted = attempted.lock().unwrap().clone();
     assert!(acked.len() >= BEFORE_KILL);
@@ -150,6 +195,35 @@ fn every_acknowledged_event_survives_sigkill_exactly_once() {
     assert_eq!(a.count(&seg), writers_with_events as u64);
     // Metering counted each stored custom event once.
     assert_eq!(a.usage_for(&utc_month()), stored_total as u64);
+
+    // Every acknowledged contact is there; at most the attempted ones.
+    let preview = a
+        .api
+        .post(
+            "/v1/segments/preview",
+            &json!({"rule": {"field": "Email", "op": "ends_with", "value": "@cw.test"}}),
+        )
+        .expect(200);
+    let stored_contacts = preview["count"].as_u64().expect("a count") as usize;
+    assert!(
+        stored_contacts >= contacts_acked.len() * CONTACT_BATCH
+            && stored_contacts <= contacts_attempted * CONTACT_BATCH,
+        "{stored_contacts} contacts stored, {} batches acknowledged, {contacts_attempted} attempted",
+        contacts_acked.len()
+    );
+    for n in &contacts_acked {
+        for i in [0, CONTACT_BATCH - 1] {
+            let email = format!("cw-{n}-{i}@cw.test");
+            let found = a
+                .api
+                .get(&format!(
+                    "/v1/contacts?email={}",
+                    crate::support::enc(&email)
+                ))
+                .expect(200);
+            assert_eq!(found["FirstName"], "Writer", "{found}");
+        }
+    }
 
     // Re-posting every acknowledged batch: all duplicates.
     for (t, n) in &acked {

@@ -2,6 +2,8 @@
 //! "message", "details": [{"path", "message"}]}}`: 400, 401, 403, 404,
 //! 409, 413, 422, 429; and a refused request changes nothing.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::support::{Options, Server, enc};
@@ -223,6 +225,12 @@ fn a_body_over_the_limit_is_413_naming_the_limit() {
             "the message names the limit: {message}"
         );
     }
+    // Without a Content-Length (chunked), the limit holds while reading.
+    let e = a
+        .api
+        .post_early_answer_chunked("/v1/events", "application/json", body.clone().into_bytes())
+        .error(413);
+    assert!(e["message"].as_str().unwrap().contains("1 MiB"), "{e}");
     // NDJSON is limited alike.
     let ndjson = body
         .trim_start_matches('[')
@@ -267,4 +275,7 @@ fn too_many_requests_are_429_with_retry_after() {
     assert!((1..=60).contains(&secs), "{secs}");
     // The limit is per key: another account is not throttled.
     b.api.get("/v1/fields").expect(200);
+    // After the time it said, the key may send again.
+    std::thread::sleep(Duration::from_secs(secs));
+    a.api.get("/v1/fields").expect(200);
 }

@@ -401,3 +401,30 @@ fn an_invalid_name_is_rejected_as_an_item_without_the_addon() {
     assert_eq!(answer["accepted"], 1, "{answer}");
     assert_eq!(rejected_indexes(&answer), vec![1, 2], "{answer}");
 }
+
+#[test]
+fn events_for_one_new_identity_in_a_batch_make_one_contact() {
+    let srv = Server::start();
+    let a = srv.account();
+    let pat = a.contact(json!({"MobilePhone": "+48600100200"}));
+    let answer = a.events(json!([
+        {"name": "MailOpen", "contact": {"email": "new@example.com"}},
+        {"name": "MailClick", "contact": {"email": "NEW@example.com"}},
+        {"name": "SmsSent", "contact": {"phone": "+48 600-100-200"}},
+        {"name": "SmsClick", "contact": {"phone": "0048600100200"}},
+        {"name": "MailOpen", "contact": {"email": "ann@example.com"}, "attributes": {"list": [1, 2]}},
+    ]));
+    assert_eq!(answer["accepted"], 4, "{answer}");
+    assert_eq!(
+        rejected_indexes(&answer),
+        vec![4],
+        "arrays are not flat: {answer}"
+    );
+    assert_eq!(a.all_contact_ids().len(), 2);
+    let new = a
+        .api
+        .get(&format!("/v1/contacts?email={}", enc("new@example.com")))
+        .expect(200);
+    assert_eq!(a.contact_events(new["id"].as_str().unwrap()).len(), 2);
+    assert_eq!(a.contact_events(&pat).len(), 2);
+}

@@ -602,6 +602,22 @@ impl Client {
     /// it has read a large body, which an ordinary client reports as a
     /// broken pipe.
     pub fn post_early_answer(&self, path: &str, content_type: &str, body: Vec<u8>) -> Resp {
+        self.post_over_socket(path, content_type, body, false)
+    }
+
+    /// Like [`Client::post_early_answer`], with `Transfer-Encoding: chunked`
+    /// instead of a `Content-Length`.
+    pub fn post_early_answer_chunked(&self, path: &str, content_type: &str, body: Vec<u8>) -> Resp {
+        self.post_over_socket(path, content_type, body, true)
+    }
+
+    fn post_over_socket(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        chunked: bool,
+    ) -> Resp {
         use std::io::{Read, Write};
         let addr = self.base.strip_prefix("http://").expect("an http base");
         let stream = std::net::TcpStream::connect(addr).expect("the server accepts");
@@ -609,9 +625,22 @@ impl Client {
             .set_read_timeout(Some(Duration::from_secs(30)))
             .expect("a read timeout");
         let mut head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
-            body.len()
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nConnection: close\r\n"
         );
+        let body = if chunked {
+            head.push_str("Transfer-Encoding: chunked\r\n");
+            let mut out = Vec::with_capacity(body.len() + body.len() / 1000);
+            for piece in body.chunks(64 << 10) {
+                out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+                out.extend_from_slice(piece);
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b"0\r\n\r\n");
+            out
+        } else {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+            body
+        };
         if let Some(key) = &self.key {
             head.push_str(&format!("Authorization: Bearer {key}\r\n"));
         }
