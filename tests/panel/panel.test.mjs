@@ -272,6 +272,48 @@ describe('the web panel in headless Chromium', { concurrency: 1 }, () => {
     await h1('Segments').waitFor();
   });
 
+  it('builds not-followed-by and aggregate conditions (keyboard adds the row)', async () => {
+    await page.getByRole('link', { name: '+ New segment' }).click();
+    await h1('New segment').waitFor();
+    // Abandoned cart: added in the last 2 days, no purchase of that cart within 1 hour.
+    await label('Segment 1, condition 1: data type').selectOption('custom');
+    await label('Segment 1, condition 1: event name').fill('cart_add');
+    await label('Segment 1, condition 1: time window').selectOption('last');
+    await label('Segment 1, condition 1: window length: amount').fill('2');
+    await label('Segment 1, condition 1: follow-up').selectOption('not_followed_by');
+    await label('Segment 1, condition 1: follow-up event').fill('purchase');
+    await label('Segment 1, condition 1: follow-up window (blank: any time until now): amount').fill('1');
+    await label('Segment 1, condition 1: follow-up window (blank: any time until now): unit').selectOption('h');
+    await label('Segment 1, condition 1: attributes that must match (e.g. cart_id): add a value (Enter)').fill('cart_id');
+    await page.keyboard.press('Enter');
+
+    // The second row, added from the keyboard: focus lands on its first control.
+    await button('Segment 1: add a condition').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.activeElement?.getAttribute('aria-label') === 'Segment 1, condition 2: data type');
+    await label('Segment 1, condition 2: data type').selectOption('custom');
+    await label('Segment 1, condition 2: event name').fill('purchase');
+    await label('Segment 1, condition 2: measure').selectOption('sum');
+    await label('Segment 1, condition 2: numeric attribute').fill('price');
+    await label('Segment 1, condition 2: comparison').selectOption('gt');
+    await label('Segment 1, condition 2: amount').fill('300');
+    await label('Segment 1: contacts match').selectOption('any');
+
+    const expected = {
+      any: [
+        { event: 'cart_add', within: { last: '2d' }, count: { op: 'gte', value: 1 }, not_followed_by: { event: 'purchase', window: '1h', on: ['cart_id'] } },
+        { event: 'purchase', aggregate: { fn: 'sum', attribute: 'price', op: 'gt', value: 300 } },
+      ],
+    };
+    const count = await liveCount();
+    await button('Show rule as text and JSON').click();
+    assert.deepEqual(JSON.parse(await page.locator('#rule-json').textContent()), expected);
+    assert.equal(count, await preview(expected));
+    assert.ok(count > 0, 'the seed has abandoned carts and big spenders');
+    await page.getByRole('link', { name: 'Cancel' }).click();
+    await h1('Segments').waitFor();
+  });
+
   it('duplicates a segment, and deletes only after confirmation', async () => {
     await page.getByRole('link', { name: `Duplicate ${SEGMENT}` }).click();
     await h1('Duplicate segment').waitFor();

@@ -45,6 +45,7 @@ const ASSETS: &[Asset] = assets![
     "assets/js/contacts.js",
     "assets/js/dom.js",
     "assets/js/editors.js",
+    "assets/js/events.js",
     "assets/js/explain.js",
     "assets/js/list.js",
     "assets/js/members.js",

@@ -6,7 +6,8 @@
 
 import { ApiError, enc, get, post, put, serverHas } from './api.js';
 import { debounce, h, heading, number, replace, toast, failure } from './dom.js';
-import { renderGroups, sharedDatalists } from './conditions.js';
+import { renderGroups } from './conditions.js';
+import { sharedDatalists } from './events.js';
 import { conditionComplete, fromRule, incompleteRows, locate, newDraft, toRule } from './model.js';
 
 const PREVIEW_DELAY_MS = 350;

@@ -1,12 +1,13 @@
 // Value editors, one per kind of operand: text, number, date, duration,
-// list and between-range. Each takes `{id, label, value, ptr, onInput}`,
+// list and between-range, and `opAndValue`, the operator select with the
+// editor it calls for (field rows and attribute filters share it). Each takes `{id, label, value, ptr, onInput}`,
 // labels every control it makes, tags it with `data-ptr` (the pointer of
 // the value below its rule node, so a 422 can mark it), and reports the
 // new value in its JSON form. Typing does not re-render the builder, so
 // focus and caret stay where they are.
 
 import { h, select } from './dom.js';
-import { DURATION_UNITS, splitDuration } from './ops.js';
+import { DURATION_UNITS, OP_LABELS, caseApplies, editorFor, emptyValue, splitDuration } from './ops.js';
 
 const PLAIN_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -181,4 +182,56 @@ export function valueEditor(kind, props) {
     default:
       return text(props);
   }
+}
+
+/** Operator select, value editor and case toggle of a field row or an attribute filter. */
+export function opAndValue(target, type, ops, idBase, label, ptrBase, structural, typing) {
+  const out = [
+    select({
+      id: `${idBase}-op`,
+      label: `${label}: operator`,
+      ptr: `${ptrBase}/op`,
+      placeholder: target.op ? undefined : 'Choose…',
+      choices: ops.map((o) => [o, OP_LABELS[o] ?? o]),
+      value: target.op,
+      onchange: (v) => {
+        const before = editorFor(type, target.op);
+        target.op = v;
+        const after = editorFor(type, v);
+        if (before !== after) target.value = emptyValue(after);
+        structural();
+      },
+    }),
+  ];
+  const editor = valueEditor(editorFor(type, target.op), {
+    id: `${idBase}-value`,
+    label: `${label}: value`,
+    value: target.value,
+    ptr: `${ptrBase}/value`,
+    onInput: (v) => {
+      target.value = v;
+      typing();
+    },
+  });
+  if (editor) out.push(editor);
+  if (caseApplies(type, target.op)) {
+    out.push(
+      h(
+        'label',
+        { class: 'check' },
+        h('input', {
+          type: 'checkbox',
+          id: `${idBase}-case`,
+          'data-ptr': `${ptrBase}/case_sensitive`,
+          checked: target.caseSensitive,
+          onchange: (e) => {
+            target.caseSensitive = e.target.checked;
+            typing();
+          },
+        }),
+        h('span', {}, 'Match case'),
+      ),
+    );
+  }
+  return out;
 }
