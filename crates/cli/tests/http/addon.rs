@@ -146,3 +146,21 @@ fn the_public_key_posts_visits_only() {
     assert_eq!(stored[0]["name"], "Visit");
     assert_eq!(a.usage_for(&utc_month()), 0);
 }
+
+#[test]
+fn erasing_a_contact_does_not_unmeter_its_accepted_custom_events() {
+    let srv = Server::start();
+    let a = srv.account_with_custom_events();
+    let ann = a.contact(json!({"Email": "ann@example.com"}));
+    let answer = a.events(json!([
+        {"name": "purchase", "contact": {"id": ann}},
+        {"name": "purchase", "contact": {"id": ann}},
+        {"name": "cart_add", "contact": {"id": ann}},
+    ]));
+    assert_eq!(answer["accepted"], 3, "{answer}");
+    let month = utc_month();
+    assert_eq!(a.usage_for(&month), 3);
+    let r = a.api.delete(&format!("/v1/contacts/{ann}"));
+    assert!(r.status == 200 || r.status == 204, "{r:?}");
+    assert_eq!(a.usage_for(&month), 3, "accepted events stay billed");
+}

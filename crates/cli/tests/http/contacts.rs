@@ -19,7 +19,7 @@ fn upsert_one_creates_then_updates_the_same_contact() {
         .api
         .post(
             "/v1/contacts",
-            &json!({"Email": "ann@example.com", "FirstName": "Ann", "Age": 31, "Birthday": "1990-04-01"}),
+            &json!({"Email": "ann@example.com", "FirstName": "Ann", "Age": 31, "Birthday": "1990-04-01", "EmailUnsubscribed": true, "SmsUnsubscribed": false}),
         )
         .ok();
     let id = created["id"].as_str().expect("an id").to_string();
@@ -36,6 +36,8 @@ fn upsert_one_creates_then_updates_the_same_contact() {
     );
     assert!(ann["CreateTime"].is_string(), "{ann}");
     assert!(ann["UpdateTime"].is_string(), "{ann}");
+    assert_eq!(ann["EmailUnsubscribed"], true);
+    assert_eq!(ann["SmsUnsubscribed"], false);
 
     // Matched by email, case-insensitively: present fields are set, null
     // clears, absent fields stay.
@@ -113,10 +115,28 @@ fn invalid_phones_and_values_are_refused_naming_the_field() {
     let srv = Server::start();
     let a = srv.account();
     a.field("Age", "number");
+    a.field("Birthday", "date");
     for (contact, field) in [
         (json!({"MobilePhone": "600100200"}), "MobilePhone"),
         (json!({"MobilePhone": "+48 600 abc"}), "MobilePhone"),
         (json!({"Email": "a@example.com", "Age": "abc"}), "Age"),
+        (json!({"Email": "a@example.com", "Age": true}), "Age"),
+        (
+            json!({"Email": "a@example.com", "FirstName": 5}),
+            "FirstName",
+        ),
+        (
+            json!({"Email": "a@example.com", "Birthday": "01/04/1990"}),
+            "Birthday",
+        ),
+        (
+            json!({"Email": "a@example.com", "Birthday": "1990-04-01 12:00:00"}),
+            "Birthday",
+        ),
+        (
+            json!({"Email": "a@example.com", "Birthday": 19900401}),
+            "Birthday",
+        ),
         (json!({"Email": "a@example.com", "Colour": "red"}), "Colour"),
         (
             json!({"Email": "a@example.com", "EmailUnsubscribed": "yes"}),
