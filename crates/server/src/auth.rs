@@ -81,18 +81,21 @@ pub struct Admin;
 async fn authenticate(parts: &Parts, state: &Arc<AppState>) -> ApiResult<AnyKey> {
     let key = bearer(&parts.headers)?;
     let key_hash = hash_key(key);
-    state.rate.check(&key_hash)?;
     let store_state = state.clone();
     let hash = key_hash.clone();
     let found =
         tokio::task::spawn_blocking(move || store_state.engine.store().account_by_key_hash(&hash))
             .await??;
     match found {
-        Some((account, kind)) => Ok(AnyKey {
-            account,
-            kind,
-            key_hash,
-        }),
+        // Limited per valid key only: unknown keys cannot grow the buckets.
+        Some((account, kind)) => {
+            state.rate.check(&key_hash)?;
+            Ok(AnyKey {
+                account,
+                kind,
+                key_hash,
+            })
+        }
         None => Err(ApiError::unauthorized(
             "The API key is not valid: use a key returned by POST /v1/accounts.",
         )),

@@ -97,6 +97,8 @@ impl RateLimiter {
 /// page the same set even while data changes.
 pub struct FrozenResult {
     pub account: String,
+    /// What was listed (the segment id): a cursor pages only its own listing.
+    pub listing: String,
     pub members: RoaringBitmap,
     pub as_of: i64,
     created: Instant,
@@ -120,7 +122,7 @@ impl PageCache {
         }
     }
 
-    pub fn freeze(&self, account: &str, members: RoaringBitmap, as_of: i64) -> u64 {
+    pub fn freeze(&self, account: &str, listing: &str, members: RoaringBitmap, as_of: i64) -> u64 {
         let id = {
             let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
             *next += 1;
@@ -140,6 +142,7 @@ impl PageCache {
             id,
             Arc::new(FrozenResult {
                 account: account.to_string(),
+                listing: listing.to_string(),
                 members,
                 as_of,
                 created: Instant::now(),
@@ -148,11 +151,13 @@ impl PageCache {
         id
     }
 
-    pub fn get(&self, id: u64, account: &str) -> Option<Arc<FrozenResult>> {
+    pub fn get(&self, id: u64, account: &str, listing: &str) -> Option<Arc<FrozenResult>> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
             .get(&id)
-            .filter(|r| r.account == account && r.created.elapsed() < CURSOR_TTL)
+            .filter(|r| {
+                r.account == account && r.listing == listing && r.created.elapsed() < CURSOR_TTL
+            })
             .cloned()
     }
 }

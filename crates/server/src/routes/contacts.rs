@@ -83,7 +83,13 @@ pub async fn upsert(
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join("; ");
-                results[i] = Some(item_error(i, 422, "invalid_contact", &message));
+                let mut error = item_error(i, 422, "invalid_contact", &message);
+                // Each field at fault, as a pointer into the item.
+                error["error"]["details"] = problems
+                    .iter()
+                    .map(|p| json!({"path": format!("/{}", p.field), "message": p.message}))
+                    .collect();
+                results[i] = Some(error);
             }
         }
     }
@@ -126,7 +132,11 @@ pub async fn upsert(
                 "invalid"
             };
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-            return Err(ApiError::new(status, code, message));
+            let mut error = ApiError::new(status, code, message);
+            if let Some(details) = err.get("details").and_then(Value::as_array) {
+                error.details = details.clone();
+            }
+            return Err(error);
         }
         let status = if created_single {
             StatusCode::CREATED
@@ -258,9 +268,15 @@ pub async fn events(
         if engine.store().contact(&account, &id)?.is_none() {
             return Err(ApiError::not_found(format!("There is no contact `{id}`.")));
         }
-        Ok(engine
+        match engine
             .store()
-            .contact_events(&account, &id, limit, cursor.as_deref())?)
+            .contact_events(&account, &id, limit, cursor.as_deref())
+        {
+            Err(flowseg_store::StoreError::Invalid(m)) => Err(ApiError::malformed(format!(
+                "{m}: pass the `next_cursor` of the previous page."
+            ))),
+            other => Ok(other?),
+        }
     })
     .await??;
     let events: Vec<Value> = events.iter().map(|e| e.to_json()).collect();

@@ -53,6 +53,15 @@ fn items(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Vec<Result<Value, Strin
         .collect())
 }
 
+/// Why an item was not read as an event.
+enum ItemProblem {
+    /// An NDJSON line that is not JSON (400 for that item).
+    Unreadable(String),
+    /// JSON that is not a valid event (422 for that item).
+    Invalid(String),
+}
+use ItemProblem::{Invalid, Unreadable};
+
 /// `POST /v1/events`.
 pub async fn ingest(
     State(state): State<Arc<AppState>>,
@@ -98,12 +107,18 @@ pub async fn ingest(
     let mut inputs: Vec<EventInput> = Vec::with_capacity(items.len());
     let mut positions: Vec<usize> = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        match item.and_then(|v| parse_event(&v)) {
+        let parsed = item
+            .map_err(Unreadable)
+            .and_then(|v| parse_event(&v).map_err(Invalid));
+        match parsed {
             Ok(e) => {
                 inputs.push(e);
                 positions.push(i);
             }
-            Err(message) => {
+            Err(Unreadable(message)) => {
+                rejected.insert(i, item_error(i, 400, "malformed", &message));
+            }
+            Err(Invalid(message)) => {
                 rejected.insert(i, item_error(i, 422, "invalid_event", &message));
             }
         }

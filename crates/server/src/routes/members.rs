@@ -21,6 +21,21 @@ use crate::listing::{self, QueryMap, as_of, limit};
 use crate::routes::segments::{evaluate, load};
 use crate::state::AppState;
 
+/// A listing's members: computed for this page, or frozen earlier.
+enum Frozen {
+    Owned(roaring::RoaringBitmap),
+    Shared(Arc<crate::state::FrozenResult>),
+}
+
+impl Frozen {
+    fn bitmap(&self) -> &roaring::RoaringBitmap {
+        match self {
+            Frozen::Owned(b) => b,
+            Frozen::Shared(f) => &f.members,
+        }
+    }
+}
+
 /// Parses `r{result}.{after}`.
 fn parse_cursor(cursor: &str) -> Option<(u64, u32)> {
     let (result, after) = cursor.strip_prefix('r')?.split_once('.')?;
@@ -39,35 +54,47 @@ pub async fn members(
     let account = caller.account_id().to_string();
     let state2 = state.clone();
     let answer = tokio::task::spawn_blocking(move || -> ApiResult<Value> {
-        let (frozen_id, after, frozen) = match query.get("cursor").filter(|c| !c.is_empty()) {
+        // Checked first, so a refused request leaves no frozen result behind.
+        let columns = listing::columns(&state2.engine.schema(&account)?, query.get("fields").map(String::as_str))?;
+        // A cursor pages the result frozen by the first page; a first page
+        // evaluates, and freezes only when there is more than one page.
+        let (frozen_id, after, members, as_of) = match query.get("cursor").filter(|c| !c.is_empty()) {
             Some(cursor) => {
                 let (result, after) = parse_cursor(cursor).ok_or_else(|| ApiError::malformed(format!("`{cursor}` is not a valid cursor: pass the `next_cursor` of the previous page.")))?;
-                let frozen = state2.pages.get(result, &account).ok_or_else(|| ApiError::malformed("This cursor has expired or belongs to another listing: start again without `cursor`."))?;
-                (result, Some(after), frozen)
+                let frozen = state2.pages.get(result, &account, &id).ok_or_else(|| ApiError::malformed("This cursor has expired or belongs to another listing: start again without `cursor`."))?;
+                let as_of = frozen.as_of;
+                (Some(result), Some(after), Frozen::Shared(frozen), as_of)
             }
             None => {
                 let now = as_of(&query)?;
                 let (_, _, plan) = load(&state2.engine, &account, &id)?;
                 let (members, _) = evaluate(&state2, &account, &plan, now)?;
-                let frozen_id = state2.pages.freeze(&account, members, now);
-                let frozen = state2.pages.get(frozen_id, &account).ok_or_else(|| ApiError::internal("a frozen result vanished"))?;
-                (frozen_id, None, frozen)
+                (None, None, Frozen::Owned(members), now)
             }
+        };
+        let start = after.map_or(0, |a| a.saturating_add(1));
+        let page: Vec<u32> = members.bitmap().range(start..).take(limit + 1).collect();
+        let count = members.bitmap().len();
+        let next = if page.len() > limit {
+            let frozen_id = match (frozen_id, members) {
+                (Some(id), _) => id,
+                (None, Frozen::Owned(bitmap)) => state2.pages.freeze(&account, &id, bitmap, as_of),
+                (None, Frozen::Shared(_)) => return Err(ApiError::internal("a shared result without an id")),
+            };
+            Some(format!("r{frozen_id}.{}", page[limit - 1]))
+        } else {
+            None
         };
         let index = state2.engine.index(&account)?;
         let index = index.read().unwrap_or_else(|e| e.into_inner());
-        let columns = listing::columns(index.schema(), query.get("fields").map(String::as_str))?;
-        let start = after.map_or(0, |a| a.saturating_add(1));
-        let page: Vec<u32> = frozen.members.range(start..).take(limit + 1).collect();
-        let next = (page.len() > limit).then(|| format!("r{frozen_id}.{}", page[limit - 1]));
         // Contacts erased since the listing began are left out.
-        let members: Vec<Value> = page
+        let rows: Vec<Value> = page
             .iter()
             .take(limit)
             .filter_map(|o| listing::row(&index, *o, &columns))
             .map(Value::Object)
             .collect();
-        Ok(json!({"members": members, "next_cursor": next, "as_of": format_instant(frozen.as_of), "count": frozen.members.len()}))
+        Ok(json!({"members": rows, "next_cursor": next, "as_of": format_instant(as_of), "count": count}))
     })
     .await??;
     Ok(Json(answer))
@@ -252,11 +279,28 @@ pub async fn create_snapshot(
     let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
     let mut now = as_of(&query)?;
     if !bytes.iter().all(u8::is_ascii_whitespace) {
-        let request = parse_json(&bytes)?;
-        if let Some(s) = request.get("as_of").and_then(Value::as_str) {
-            now = parse_instant(s).map_err(|e| {
-                ApiError::invalid(e.to_string()).with_detail("/as_of", e.to_string())
-            })?;
+        let Value::Object(request) = parse_json(&bytes)? else {
+            return Err(ApiError::malformed(
+                "The request body must be a JSON object such as {\"as_of\": \"2026-06-01T00:00:00Z\"}, or empty.",
+            ));
+        };
+        if let Some(key) = request.keys().find(|k| k.as_str() != "as_of") {
+            return Err(ApiError::invalid(format!(
+                "unknown key `{key}`: a snapshot takes {{\"as_of\"}} or nothing."
+            ))
+            .with_detail(&format!("/{key}"), "unknown key"));
+        }
+        match request.get("as_of") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) => {
+                now = parse_instant(s).map_err(|e| {
+                    ApiError::invalid(e.to_string()).with_detail("/as_of", e.to_string())
+                })?;
+            }
+            Some(_) => {
+                return Err(ApiError::invalid("`as_of` must be an RFC 3339 string.")
+                    .with_detail("/as_of", "expected a string"));
+            }
         }
     }
     let account = caller.account_id().to_string();
