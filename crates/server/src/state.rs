@@ -112,7 +112,11 @@ pub struct PageCache {
 
 /// How long a paging cursor stays valid.
 pub const CURSOR_TTL: Duration = Duration::from_secs(30 * 60);
-const MAX_FROZEN: usize = 256;
+/// Frozen results kept per account, and in all: past its own share an
+/// account's oldest listing goes first, so one busy account cannot expire
+/// another's cursors.
+const MAX_FROZEN_PER_ACCOUNT: usize = 64;
+const MAX_FROZEN: usize = 4096;
 
 impl PageCache {
     pub fn new() -> PageCache {
@@ -130,13 +134,20 @@ impl PageCache {
         };
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.retain(|_, r| r.created.elapsed() < CURSOR_TTL);
-        if entries.len() >= MAX_FROZEN
-            && let Some(oldest) = entries
+        let own = entries.values().filter(|r| r.account == account).count();
+        let victim = if own >= MAX_FROZEN_PER_ACCOUNT {
+            entries
                 .iter()
+                .filter(|(_, r)| r.account == account)
                 .min_by_key(|(_, r)| r.created)
-                .map(|(k, _)| *k)
-        {
-            entries.remove(&oldest);
+        } else if entries.len() >= MAX_FROZEN {
+            entries.iter().min_by_key(|(_, r)| r.created)
+        } else {
+            None
+        }
+        .map(|(k, _)| *k);
+        if let Some(victim) = victim {
+            entries.remove(&victim);
         }
         entries.insert(
             id,
