@@ -9,6 +9,8 @@ mod support;
 mod accounts;
 #[path = "http/addon.rs"]
 mod addon;
+#[path = "http/concurrency.rs"]
+mod concurrency;
 #[path = "http/contacts.rs"]
 mod contacts;
 #[path = "http/durability.rs"]

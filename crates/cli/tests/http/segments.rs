@@ -115,6 +115,14 @@ fn invalid_rules_are_422_with_a_pointer_to_the_key_at_fault() {
             json!({"event": "MailOpen", "within": {"last": "30 days"}}),
             "/rule/within/last",
         ),
+        (
+            json!({"field": "Email", "op": "matches", "value": "(unclosed"}),
+            "/rule/value",
+        ),
+        (
+            json!({"all": [{"field": "Email", "op": "in", "value": []}]}),
+            "/rule/all/0/value",
+        ),
     ] {
         for response in [
             create(&a, "bad", rule.clone()),
@@ -382,4 +390,60 @@ fn events_stamped_in_the_future_count_once_now_reaches_them() {
         ))
         .expect(200);
     assert_eq!(later["count"], 1, "{later}");
+}
+
+#[test]
+fn rules_beyond_the_limits_are_refused_and_the_server_stays_up() {
+    let srv = Server::start();
+    let a = srv.account();
+    a.contact(json!({"Email": "ann@example.com"}));
+    let mut deep = json!({"field": "Email", "op": "has_value"});
+    for _ in 0..60 {
+        deep = json!({"not": deep});
+    }
+    let e = a
+        .api
+        .post("/v1/segments/preview", &json!({"rule": deep}))
+        .error(422);
+    assert!(!e["details"].as_array().unwrap().is_empty(), "{e}");
+    // Far deeper than any JSON nesting the server reads: refused, not a
+    // crash.
+    let mut body = String::new();
+    for _ in 0..100_000 {
+        body.push_str("{\"not\": ");
+    }
+    let r = a.api.raw(
+        "POST",
+        "/v1/segments/preview",
+        "application/json",
+        body.as_bytes(),
+    );
+    assert!(r.status == 400 || r.status == 422, "{}", r.status);
+    r.error(r.status);
+    let r = a.api.raw(
+        "POST",
+        "/v1/events",
+        "application/json",
+        "[".repeat(100_000).as_bytes(),
+    );
+    r.error(400);
+    // A chain of references deeper than the limit is refused when saved.
+    let mut previous = a.segment("s0", json!({"field": "Email", "op": "has_value"}));
+    let mut refused = None;
+    for i in 1..100 {
+        let r = a.api.post(
+            "/v1/segments",
+            &json!({"name": format!("s{i}"), "rule": {"segment": previous}}),
+        );
+        if r.status == 422 {
+            refused = Some(r.error(422));
+            break;
+        }
+        previous = r.ok()["id"].as_str().unwrap().to_string();
+    }
+    let e = refused.expect("a chain of 100 references is beyond any sane limit");
+    assert!(!e["details"].as_array().unwrap().is_empty(), "{e}");
+    // The deepest saved segment still evaluates.
+    assert_eq!(a.count(&previous), 1);
+    srv.anon().get("/healthz").expect(200);
 }
