@@ -212,8 +212,32 @@ describe('the web panel in headless Chromium', { concurrency: 1 }, () => {
     assert.deepEqual(csv.slice(1).map((line) => line.split(',')[0]).sort(), expected.map((m) => m.id).sort());
   });
 
+  it('pages through members over one consistent result', async () => {
+    const vip = await segmentNamed('VIP customers');
+    const all = (await api.get(`/v1/segments/${vip.id}/members?limit=1000`)).members.map((m) => m.id);
+    assert.ok(all.length > 10 && all.length <= 20, `seed: ${all.length} VIP customers`);
+    await page.getByRole('link', { name: 'All segments' }).click();
+    await page.getByRole('link', { name: 'Show members of VIP customers' }).click();
+    await h1('Members of VIP customers').waitFor();
+    await label('Members per page').selectOption('10');
+    const ids = () => page.locator('table.members tbody tr td:first-child').allTextContents();
+    await page.locator('#members-summary', { hasText: `Showing 1–10 of ${all.length}` }).waitFor();
+    const first = await ids();
+    await button('Next →').click();
+    await page.locator('#members-summary', { hasText: `Showing 11–${all.length} of ${all.length}` }).waitFor();
+    const second = await ids();
+    assert.deepEqual([...first, ...second], all);
+    assert.equal(await button('Next →').isDisabled(), true);
+    await button('← Previous').click();
+    await page.locator('#members-summary', { hasText: 'Showing 1–10' }).waitFor();
+    assert.deepEqual(await ids(), first);
+    assert.equal(await button('← Previous').isDisabled(), true);
+    await page.getByRole('link', { name: 'All segments' }).click();
+    await h1('Segments').waitFor();
+  });
+
   it('edits it: the builder reads the saved rule back, OR between groups, and the count follows', async () => {
-    await page.getByRole('link', { name: 'Edit segment' }).click();
+    await page.getByRole('link', { name: `Edit ${SEGMENT}` }).click();
     await h1(`Edit segment: ${SEGMENT}`).waitFor();
     assert.equal(await label('Segment 1, condition 1: value').inputValue(), 'Warsaw');
     assert.equal(await label('Segment 2, condition 1: event name').inputValue(), 'purchase');
@@ -319,6 +343,13 @@ describe('the web panel in headless Chromium', { concurrency: 1 }, () => {
     await h1('Duplicate segment').waitFor();
     assert.equal(await page.locator('#seg-name').inputValue(), `${SEGMENT} (copy)`);
     await liveCount();
+    // Names are unique: the original's name is refused on the name box.
+    await page.locator('#seg-name').fill(SEGMENT);
+    await button('Save segment').click();
+    await page.locator('#name-errors li', { hasText: 'already exists' }).waitFor();
+    assert.equal(await page.locator('#seg-name').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'seg-name');
+    await page.locator('#seg-name').fill(`${SEGMENT} (copy)`);
     await button('Save segment').click();
     await h1('Segments').waitFor();
     const copy = await segmentNamed(`${SEGMENT} (copy)`);
@@ -339,8 +370,11 @@ describe('the web panel in headless Chromium', { concurrency: 1 }, () => {
   it('shows a contact: fields, timeline, segments and why', async () => {
     const saved = await segmentNamed(SEGMENT);
     const member = (await api.get(`/v1/segments/${saved.id}/members?fields=City`)).members.find((m) => m.City === 'Warsaw');
-    await page.getByRole('link', { name: `Show members of ${SEGMENT}` }).click();
-    await page.getByRole('link', { name: member.id, exact: true }).click();
+    // Found by email from the Contacts page.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Contacts' }).click();
+    await h1('Contacts').waitFor();
+    await label('Value to find').fill(member.Email.toUpperCase());
+    await button('Find').click();
     await page.locator('#timeline li').first().waitFor();
     const contact = await api.get(`/v1/contacts/${member.id}`);
     await h1(`${contact.FirstName} ${contact.LastName}`).waitFor();

@@ -81,7 +81,7 @@ export function client(base, key) {
 
 const FIRST = ['Ann', 'Bartek', 'Celina', 'Dawid', 'Ewa', 'Filip', 'Gosia', 'Henryk', 'Iga', 'Jan', 'Kasia', 'Leon'];
 const LAST = ['Nowak', 'Kowalska', 'Wiśniewski', 'Wójcik', 'Kamińska', 'Lewandowski'];
-const CITIES = ['Warsaw', 'Krakow', 'Gdansk', 'Warsaw', 'Poznan', 'Berlin'];
+const CITIES = ['Warsaw', 'Krakow', 'Gdansk', 'Warsaw', 'Poznan', 'Berlin', 'Wroclaw'];
 const STATUS = ['vip', 'regular', 'new'];
 const DAY = 86_400_000;
 
@@ -111,7 +111,7 @@ export async function seed(base) {
       Email: `${first.toLowerCase()}.${i}@shop.test`,
       FirstName: first,
       LastName: last,
-      City: CITIES[i % CITIES.length],
+      City: CITIES[(i * 5) % CITIES.length],
       Age: 19 + ((i * 7) % 45),
       Customer_Status: STATUS[i % STATUS.length],
       Newsletter: i % 4 !== 0,

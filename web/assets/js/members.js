@@ -4,9 +4,9 @@
 // so it is fetched and saved as a Blob rather than linked.
 
 import { enc, get, request } from './api.js';
-import { dateValue, display, failure, h, heading, number, replace, saveBlob, toast } from './dom.js';
+import { dateValue, display, failure, h, heading, number, replace, saveBlob, select, toast } from './dom.js';
 
-const PAGE_SIZE = 50;
+const PAGE_SIZES = ['10', '25', '50', '100'];
 const IDENTITY = ['Email', 'MobilePhone', 'ExternalId'];
 
 export async function membersPage(section, { id }) {
@@ -48,6 +48,18 @@ export async function membersPage(section, { id }) {
         h('span', {}, f.name),
       ),
     );
+  let pageSize = Number(sessionStorage.getItem('flowseg.pageSize') ?? 25);
+  const sizeChoice = select({
+    id: 'page-size',
+    label: 'Members per page',
+    choices: PAGE_SIZES.map((n) => [n, `${n} per page`]),
+    value: String(pageSize),
+    onchange: (v) => {
+      pageSize = Number(v);
+      sessionStorage.setItem('flowseg.pageSize', v);
+      load(null, []);
+    },
+  });
   const summary = h('p', { id: 'members-summary', class: 'muted', 'aria-live': 'polite' });
   const table = h('div', { class: 'table-wrap' });
   const prev = h('button', { type: 'button', class: 'secondary', id: 'members-prev', disabled: true }, '← Previous');
@@ -67,16 +79,19 @@ export async function membersPage(section, { id }) {
     h('details', { class: 'columns' }, h('summary', {}, 'Columns'), h('fieldset', {}, h('legend', {}, 'Fields to show and export'), columnChoices)),
     summary,
     table,
-    h('nav', { class: 'pager', 'aria-label': 'Pages of members' }, prev, next),
+    h('nav', { class: 'pager', 'aria-label': 'Pages of members' }, sizeChoice, prev, next),
   );
 
-  // Cursors of the pages seen so far: the API pages forward only.
+  // Cursors of the pages seen so far: the API pages forward only, so
+  // "Previous" reloads the page before from its remembered cursor (over
+  // the same frozen result, so pages stay consistent).
   let trail = [];
   let current = null;
 
   async function load(cursor, newTrail) {
     const columns = [...chosen];
-    const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    const size = pageSize;
+    const params = new URLSearchParams({ limit: String(size) });
     if (columns.length) params.set('fields', columns.join(','));
     if (cursor) params.set('cursor', cursor);
     summary.textContent = 'Loading…';
@@ -84,7 +99,8 @@ export async function membersPage(section, { id }) {
       const page = await get(`/v1/segments/${enc(id)}/members?${params}`);
       trail = newTrail;
       current = cursor;
-      const first = trail.length * PAGE_SIZE;
+      // Changing the page size starts again from page 1, so this holds.
+      const first = trail.length * size;
       summary.textContent = page.count
         ? `Showing ${number(first + 1)}–${number(first + page.members.length)} of ${number(page.count)} members (as of ${new Date(page.as_of).toLocaleTimeString('en-GB')}).`
         : 'This segment has no members right now.';
