@@ -318,3 +318,42 @@ fn sigterm_stops_the_server_gracefully_keeping_every_write() {
         .expect(200);
     assert_eq!(events["events"].as_array().unwrap().len(), 50);
 }
+
+#[test]
+fn sigterm_lets_a_request_in_flight_finish() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut srv = Server::start_on(&data, &Options::default());
+    let a = srv.account();
+    let id = a.contact(json!({"Email": "ann@example.com"}));
+    let body: String = (0..100)
+        .map(|i| {
+            format!(
+                "{}\n",
+                json!({"id": format!("f{i}"), "name": "MailOpen", "contact": {"id": id}})
+            )
+        })
+        .collect();
+    let (first, rest) = body.as_bytes().split_at(body.len() / 2);
+    let mut stream = a
+        .api
+        .start_post("/v1/events", "application/x-ndjson", body.len());
+    stream.write_all(first).expect("half the body");
+    // Let the server take the request in before the signal.
+    std::thread::sleep(Duration::from_millis(200));
+    srv.signal_term();
+    std::thread::sleep(Duration::from_millis(200));
+    stream.write_all(rest).expect("the rest of the body");
+    let answer = crate::support::read_answer(&mut stream, "/v1/events").expect(200);
+    assert_eq!(answer["accepted"], 100, "{answer}");
+    let status = srv.wait_exit(Duration::from_secs(20));
+    assert!(status.success(), "{status}");
+
+    let srv = Server::start_on(&data, &Options::default());
+    let api = srv.anon().with_key(Some(&a.secret));
+    let events = api
+        .get(&format!("/v1/contacts/{id}/events?limit=1000"))
+        .expect(200);
+    assert_eq!(events["events"].as_array().unwrap().len(), 100);
+}

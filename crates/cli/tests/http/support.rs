@@ -125,15 +125,30 @@ impl Server {
         }
     }
 
-    /// Sends SIGTERM and waits (at most `timeout`) for the server to exit;
-    /// its exit status.
-    pub fn terminate(&mut self, timeout: Duration) -> std::process::ExitStatus {
-        let mut child = self.child.take().expect("a running server");
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("a running server").id()
+    }
+
+    /// Sends SIGTERM.
+    pub fn signal_term(&self) {
         let sent = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args(["-TERM", &self.pid().to_string()])
             .status()
             .expect("kill runs");
         assert!(sent.success());
+    }
+
+    /// Sends SIGTERM and waits (at most `timeout`) for the server to exit;
+    /// its exit status.
+    pub fn terminate(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        self.signal_term();
+        self.wait_exit(timeout)
+    }
+
+    /// Waits (at most `timeout`) for the server to exit; its exit status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("a running server");
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = child.try_wait().expect("the server can be waited for") {
@@ -142,7 +157,7 @@ impl Server {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("the server did not stop within {timeout:?} of SIGTERM");
+                panic!("the server did not stop within {timeout:?}");
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -618,7 +633,7 @@ impl Client {
         body: Vec<u8>,
         chunked: bool,
     ) -> Resp {
-        use std::io::{Read, Write};
+        use std::io::Write;
         let addr = self.base.strip_prefix("http://").expect("an http base");
         let stream = std::net::TcpStream::connect(addr).expect("the server accepts");
         stream
@@ -651,50 +666,35 @@ impl Client {
             let _ = writer.write_all(&body);
         });
         let mut reader = stream;
-        let mut bytes = Vec::new();
-        let mut chunk = [0u8; 8192];
-        let complete = |bytes: &[u8]| -> bool {
-            let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") else {
-                return false;
-            };
-            let head = String::from_utf8_lossy(&bytes[..end]).to_ascii_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok());
-            length.is_some_and(|n| bytes.len() >= end + 4 + n)
-        };
-        while !complete(&bytes) {
-            match reader.read(&mut chunk) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-            }
-        }
-        let _ = reader.shutdown(std::net::Shutdown::Both);
+        let answer = read_answer(&mut reader, path);
         let _ = writing.join();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let (head, body) = text
-            .split_once("\r\n\r\n")
-            .unwrap_or_else(|| panic!("no answer to POST {path}: {text:?}"));
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no status line: {head}"));
-        let header = |name: &str| {
-            head.lines().find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.trim()
-                    .eq_ignore_ascii_case(name)
-                    .then(|| v.trim().to_string())
-            })
-        };
-        Resp {
-            status,
-            retry_after: header("retry-after"),
-            content_type: header("content-type"),
-            body: body.to_string(),
+        answer
+    }
+
+    /// Opens a POST over a plain socket and sends its head only (with a
+    /// `Content-Length`); the caller writes the body and then reads the
+    /// answer with [`read_answer`].
+    pub fn start_post(
+        &self,
+        path: &str,
+        content_type: &str,
+        content_length: usize,
+    ) -> std::net::TcpStream {
+        use std::io::Write;
+        let addr = self.base.strip_prefix("http://").expect("an http base");
+        let mut stream = std::net::TcpStream::connect(addr).expect("the server accepts");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("a read timeout");
+        let mut head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {content_length}\r\nConnection: close\r\n"
+        );
+        if let Some(key) = &self.key {
+            head.push_str(&format!("Authorization: Bearer {key}\r\n"));
         }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).expect("the head is sent");
+        stream
     }
 
     #[track_caller]
@@ -731,6 +731,55 @@ impl Client {
             }
         };
         finish(result)
+    }
+}
+
+/// Reads one HTTP/1.1 answer (with a `Content-Length`) from a socket and
+/// shuts the socket down.
+pub fn read_answer(reader: &mut std::net::TcpStream, path: &str) -> Resp {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let complete = |bytes: &[u8]| -> bool {
+        let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") else {
+            return false;
+        };
+        let head = String::from_utf8_lossy(&bytes[..end]).to_ascii_lowercase();
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        length.is_some_and(|n| bytes.len() >= end + 4 + n)
+    };
+    while !complete(&bytes) {
+        match reader.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let _ = reader.shutdown(std::net::Shutdown::Both);
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no answer to POST {path}: {text:?}"));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {head}"));
+    let header = |name: &str| {
+        head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    };
+    Resp {
+        status,
+        retry_after: header("retry-after"),
+        content_type: header("content-type"),
+        body: body.to_string(),
     }
 }
 
