@@ -338,6 +338,31 @@ describe('the web panel in headless Chromium', { concurrency: 1 }, () => {
     await h1('Segments').waitFor();
   });
 
+  it('takes the rule as text, and shows where the text is wrong', async () => {
+    allowedStatuses = new Set([422]);
+    await page.getByRole('link', { name: '+ New segment' }).click();
+    await h1('New segment').waitFor();
+    await liveCount();
+    await button('Show rule as text and JSON').click();
+    await button('Edit as text').click();
+    await label('Rule as text').fill('City = "Warsaw" and');
+    await button('Apply text').click();
+    await page.locator('#rule-text-problems').filter({ hasText: /\S/ }).waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'rule-text-input');
+
+    const text = 'City = "Warsaw" and did purchase where category = "shoes" in last 30d';
+    await label('Rule as text').fill(text);
+    await button('Apply text').click();
+    await page.locator('#rule-text-input').waitFor({ state: 'detached' });
+    assert.equal(await label('Segment 1, condition 1: value').inputValue(), 'Warsaw');
+    assert.equal(await label('Segment 1, condition 2: event name').inputValue(), 'purchase');
+    assert.equal(await label('Segment 1, condition 2, filter 1: value').inputValue(), 'shoes');
+    const { rule } = await api.post('/v1/rules/parse', { text });
+    assert.equal(await liveCount(), await preview(rule));
+    await page.getByRole('link', { name: 'Cancel' }).click();
+    await h1('Segments').waitFor();
+  });
+
   it('duplicates a segment, and deletes only after confirmation', async () => {
     await page.getByRole('link', { name: `Duplicate ${SEGMENT}` }).click();
     await h1('Duplicate segment').waitFor();

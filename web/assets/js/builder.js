@@ -106,11 +106,13 @@ class Builder {
     this.groupsBox = h('div', { id: 'groups' });
     this.ruleText = h('pre', { id: 'rule-text', class: 'code' });
     this.ruleJson = h('pre', { id: 'rule-json', class: 'code' });
+    this.textEditor = h('div', { class: 'text-editor' });
     this.rulePanel = h(
       'div',
       { id: 'rule-panel', class: 'rule-panel', hidden: true },
       h('h2', {}, 'As text'),
       this.ruleText,
+      this.textEditor,
       h('h2', {}, 'As JSON'),
       this.ruleJson,
     );
@@ -333,14 +335,75 @@ class Builder {
       this.ruleText.textContent = 'This server cannot print rules as text yet (it has no POST /v1/rules/format).';
       return;
     }
+    if (!this.textEditor.childElementCount && (await serverHas('/v1/rules/parse'))) {
+      this.textEditor.append(
+        h('button', { type: 'button', class: 'secondary small', id: 'edit-text', onclick: () => this.editText() }, 'Edit as text'),
+      );
+    }
     try {
       const { text } = await post('/v1/rules/format', { rule });
-      if (rule === this.rule) this.ruleText.textContent = text;
+      if (rule === this.rule) {
+        this.ruleText.textContent = text;
+        this.formatted = text;
+      }
     } catch (error) {
       if (rule !== this.rule) return;
+      this.formatted = '';
       this.ruleText.textContent =
         error.status === 422 ? 'The text form appears once the rule is valid.' : `Could not print the rule: ${error.message}`;
     }
+  }
+
+  /**
+   * Lets the rule be written in the text language (SPEC §3); applying it
+   * parses it on the server (`POST /v1/rules/parse`) and loads the result
+   * into the groups, or shows the parser's line, column and hint.
+   */
+  editText() {
+    const input = h('textarea', {
+      id: 'rule-text-input',
+      class: 'code-input',
+      rows: '6',
+      spellcheck: 'false',
+      'aria-describedby': 'rule-text-problems',
+      // The rule as last printed; nothing when it does not print (invalid).
+      value: this.formatted ?? '',
+    });
+    const problems = h('pre', { id: 'rule-text-problems', class: 'diagnostic', role: 'alert' });
+    const close = () => {
+      this.ruleText.hidden = false;
+      replace(this.textEditor, h('button', { type: 'button', class: 'secondary small', id: 'edit-text', onclick: () => this.editText() }, 'Edit as text'));
+      this.textEditor.querySelector('button')?.focus();
+    };
+    const apply = async () => {
+      problems.textContent = '';
+      try {
+        const { rule } = await post('/v1/rules/parse', { text: input.value });
+        const { join, groups } = fromRule(rule);
+        this.draft.join = join;
+        this.draft.groups = groups;
+        close();
+        this.changed(true);
+      } catch (error) {
+        const details = error.details ?? [];
+        problems.textContent = details.length ? details.map((d) => d.rendered ?? `line ${d.line}, column ${d.column}: ${d.message}`).join('\n\n') : error.message;
+        input.focus();
+      }
+    };
+    this.ruleText.hidden = true;
+    replace(
+      this.textEditor,
+      h('label', { for: 'rule-text-input' }, 'Rule as text'),
+      input,
+      problems,
+      h(
+        'div',
+        { class: 'form-actions' },
+        h('button', { type: 'button', class: 'primary small', id: 'apply-text', onclick: apply }, 'Apply text'),
+        h('button', { type: 'button', class: 'ghost small', onclick: close }, 'Cancel'),
+      ),
+    );
+    input.focus();
   }
 
   async save(event) {

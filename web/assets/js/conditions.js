@@ -17,6 +17,16 @@ import { eventDetails, eventNames, fillAttributeLists } from './events.js';
 import { FIELD_OPS, KINDS, editorFor, emptyValue } from './ops.js';
 import { newCondition, newGroup } from './model.js';
 
+/**
+ * Choices plus the saved value when it is not among them (a field or
+ * segment deleted since the rule was saved): the row keeps showing what the
+ * rule says, and the server's error about it lands on this control.
+ */
+function withCurrent(choices, current, label) {
+  if (!current || choices.some(([value]) => value === current)) return choices;
+  return [...choices, [current, label]];
+}
+
 const MATCHES = [
   ['all', 'all of'],
   ['any', 'any of'],
@@ -179,7 +189,11 @@ function fieldControls(c, ctx, label, structural, typing) {
       label: `${label}: field`,
       ptr: '/field',
       placeholder: 'Choose a field…',
-      choices: ctx.fields.map((f) => [f.name, `${f.name} (${f.type})`]),
+      choices: withCurrent(
+        ctx.fields.map((f) => [f.name, `${f.name} (${f.type})`]),
+        c.field,
+        `${c.field} (no longer a field)`,
+      ),
       value: c.field,
       onchange: (v) => {
         const before = ctx.types.get(c.field);
@@ -219,7 +233,11 @@ function segmentControls(c, ctx, label, structural) {
       label: `${label}: segment`,
       ptr: '/segment',
       placeholder: ctx.segments.length ? 'Choose a segment…' : 'No other segments yet',
-      choices: ctx.segments.map((s) => [s.id, s.name]),
+      choices: withCurrent(
+        ctx.segments.map((s) => [s.id, s.name]),
+        c.segment,
+        `${c.segment} (no longer exists)`,
+      ),
       value: c.segment,
       onchange: (v) => {
         c.segment = v;

@@ -192,7 +192,9 @@ export function opAndValue(target, type, ops, idBase, label, ptrBase, structural
       label: `${label}: operator`,
       ptr: `${ptrBase}/op`,
       placeholder: target.op ? undefined : 'Choose…',
-      choices: ops.map((o) => [o, OP_LABELS[o] ?? o]),
+      // A saved operator that no longer fits the type (the field was
+      // retyped) stays visible, so the server's error has a control.
+      choices: (ops.includes(target.op) || !target.op ? ops : [...ops, target.op]).map((o) => [o, OP_LABELS[o] ?? o]),
       value: target.op,
       onchange: (v) => {
         const before = editorFor(type, target.op);
