@@ -119,6 +119,13 @@ fn invalid_phones_and_values_are_refused_naming_the_field() {
     for (contact, field) in [
         (json!({"MobilePhone": "600100200"}), "MobilePhone"),
         (json!({"MobilePhone": "+48 600 abc"}), "MobilePhone"),
+        (json!({"MobilePhone": "+48/600/100/200"}), "MobilePhone"),
+        (
+            json!({"MobilePhone": "+48 600 100 200 ext 5"}),
+            "MobilePhone",
+        ),
+        (json!({"MobilePhone": "+"}), "MobilePhone"),
+        (json!({"MobilePhone": "48600100200"}), "MobilePhone"),
         (json!({"Email": "a@example.com", "Age": "abc"}), "Age"),
         (json!({"Email": "a@example.com", "Age": true}), "Age"),
         (

@@ -189,6 +189,23 @@ fn an_event_for_a_new_identity_creates_the_contact() {
     }
     // An email in another case is the existing contact.
     assert_eq!(a.contact_events(&existing).len(), 1);
+    // Event names are case-sensitive.
+    let exact = a
+        .api
+        .post(
+            "/v1/segments/preview",
+            &json!({"rule": {"event": "MailOpen"}}),
+        )
+        .expect(200);
+    assert_eq!(exact["count"], 2, "{exact}");
+    let other_case = a
+        .api
+        .post(
+            "/v1/segments/preview",
+            &json!({"rule": {"event": "mailopen"}}),
+        )
+        .expect(200);
+    assert_eq!(other_case["count"], 0, "{other_case}");
 }
 
 #[test]
