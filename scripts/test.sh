@@ -14,3 +14,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo test"
 cargo test --workspace --locked
+
+echo "== panel browser tests"
+bash scripts/panel-tests.sh
