@@ -1,0 +1,161 @@
+"""The peers' side of flowseg's benchmark: DuckDB and ClickHouse (chDB).
+
+Loads the generator's CSV files (contacts.csv, events.csv) into each engine's
+own storage -- a DuckDB in-memory table sorted by (name, contact_id, time);
+a chDB MergeTree table ordered by (name, contact_id, time) -- then runs each
+suite segment's hand-written SQL once to warm up and REPS times measured,
+fetching the member ids as a columnar array (numpy / Arrow), and writes
+RESULTS/<engine>.json (load time, per-segment times in ms, member counts)
+and RESULTS/<engine>/<segment>.ids (sorted contact ids, one per line).
+
+Both engines use their default thread count (the machine's cores).
+Usage: run.py --data DIR --suite suite.json --results DIR [--reps N]
+       [--engines duckdb,chdb]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+DUCK_TYPES = {
+    "u32": "UINTEGER",
+    "u64": "UBIGINT",
+    "name": "VARCHAR",
+    "ms": "BIGINT",
+    "str": "VARCHAR",
+    "f64": "DOUBLE",
+    "bool": "BOOLEAN",
+}
+CH_TYPES = {
+    "u32": "UInt32",
+    "u64": "UInt64",
+    "name": "LowCardinality(String)",
+    "ms": "Nullable(Int64)",
+    "str": "Nullable(String)",
+    "f64": "Nullable(Float64)",
+    "bool": "Nullable(Bool)",
+}
+# Columns that are never empty are not Nullable in ClickHouse.
+CH_NOT_NULL = {("events", "time")}
+
+
+def write_ids(path, ids):
+    ids = sorted(int(i) for i in ids)
+    with open(path, "w") as f:
+        f.write("".join(f"{i}\n" for i in ids))
+    return len(ids)
+
+
+def measure(name, run, reps):
+    run()  # warm-up
+    times = []
+    ids = None
+    for _ in range(reps):
+        t = time.perf_counter()
+        ids = run()
+        times.append((time.perf_counter() - t) * 1e3)
+    return times, ids
+
+
+class Duck:
+    name = "duckdb"
+
+    def __init__(self, data, tables):
+        import duckdb
+
+        self.version = duckdb.__version__
+        self.con = duckdb.connect()
+        for table, order in (("contacts", "contact_id"), ("events", "name, contact_id, time")):
+            cols = ", ".join(f"'{c}': '{DUCK_TYPES[t]}'" for c, t in tables[table])
+            path = os.path.join(data, f"{table}.csv")
+            self.con.execute(
+                f"CREATE TABLE {table} AS SELECT * FROM read_csv('{path}', header = true, "
+                f"columns = {{{cols}}}) ORDER BY {order}"
+            )
+
+    def run(self, sql):
+        return self.con.execute(sql).fetchnumpy()["contact_id"]
+
+
+class ClickHouse:
+    name = "chdb"
+
+    def __init__(self, data, tables):
+        import chdb
+        from chdb import session
+
+        self.version = chdb.__version__
+        self.dir = tempfile.mkdtemp(prefix="chdb-bench-")
+        self.sess = session.Session(self.dir)
+        self.sess.query("CREATE DATABASE IF NOT EXISTS bench")
+        self.sess.query("USE bench")
+        for table, order in (("contacts", "contact_id"), ("events", "name, contact_id, time")):
+            structure = ", ".join(
+                f"{c} {'Int64' if (table, c) in CH_NOT_NULL else CH_TYPES[t]}"
+                for c, t in tables[table]
+            )
+            path = os.path.join(data, f"{table}.csv")
+            self.sess.query(f"CREATE TABLE {table} ({structure}) ENGINE = MergeTree ORDER BY ({order})")
+            self.sess.query(
+                f"INSERT INTO {table} SELECT * FROM file('{path}', 'CSVWithNames', '{structure}')"
+            )
+            self.sess.query(f"OPTIMIZE TABLE {table} FINAL")
+
+    def run(self, sql):
+        table = self.sess.query(sql, "ArrowTable")
+        return table.column("contact_id").to_numpy()
+
+    def close(self):
+        self.sess.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--suite", required=True)
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--engines", default="duckdb,chdb")
+    args = ap.parse_args()
+    suite = json.load(open(args.suite))
+    data = os.path.abspath(args.data)
+    for engine_name in args.engines.split(","):
+        cls = {"duckdb": Duck, "chdb": ClickHouse}[engine_name]
+        t = time.perf_counter()
+        engine = cls(data, suite["tables"])
+        load_s = time.perf_counter() - t
+        print(f"{engine_name} {engine.version}: loaded the CSV files in {load_s:.2f} s", file=sys.stderr)
+        ids_dir = os.path.join(args.results, engine_name)
+        os.makedirs(ids_dir, exist_ok=True)
+        out = {"version": engine.version, "load_s": load_s, "segments": {}}
+        dialect = "duckdb" if engine_name == "duckdb" else "clickhouse"
+        for seg in suite["segments"]:
+            sql = seg[dialect]
+            try:
+                times, ids = measure(seg["name"], lambda: engine.run(sql), args.reps)
+            except Exception as e:  # a failing query is reported, not fatal
+                print(f"{engine_name}: {seg['name']} failed: {e}", file=sys.stderr)
+                out["segments"][seg["name"]] = {"error": str(e)}
+                continue
+            count = write_ids(os.path.join(ids_dir, f"{seg['name']}.ids"), ids)
+            times_sorted = sorted(times)
+            print(
+                f"{engine_name}: {seg['name']:<20} {count:>8} members, median "
+                f"{times_sorted[len(times) // 2]:.3f} ms",
+                file=sys.stderr,
+            )
+            out["segments"][seg["name"]] = {"times_ms": times, "count": count}
+        if hasattr(engine, "close"):
+            engine.close()
+        del engine
+        with open(os.path.join(args.results, f"{engine_name}.json"), "w") as f:
+            json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

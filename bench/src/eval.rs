@@ -1,0 +1,97 @@
+//! `flowseg-bench eval`: opens the data directory through the engine (as
+//! `flowseg serve` does at start), then evaluates each suite segment
+//! repeatedly in-process, as the API's count does: the rule is parsed and
+//! planned against the saved segments, then evaluated `as_of` the world's
+//! `now`. Writes the timings and each result's contact ids.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use flowseg_engine::Engine;
+use serde_json::json;
+
+use crate::load::ACCOUNT;
+use crate::suite::SUITE;
+
+/// Resident set size of this process, from /proc (Linux).
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+pub fn run(data: &Path, now: i64, reps: usize, out: &Path) -> Result<(), String> {
+    let ids_dir = out.join("flowseg");
+    std::fs::create_dir_all(&ids_dir).map_err(|e| e.to_string())?;
+    let rss_before = rss_bytes();
+    let started = Instant::now();
+    let engine = Engine::open(&data.join("flowseg")).map_err(|e| e.to_string())?;
+    let load_s = started.elapsed().as_secs_f64();
+    let rss_after = rss_bytes();
+    let handle = engine.index(ACCOUNT).map_err(|e| e.to_string())?;
+    let index = handle.read().unwrap_or_else(|e| e.into_inner());
+    let (heap_contacts, heap_events) = index.heap_bytes();
+    let contacts = index.live().len();
+    let events = index.event_rows();
+    eprintln!("flowseg: indexes of {contacts} contacts and {events} events built in {load_s:.2} s");
+    let source = engine.segment_source(ACCOUNT);
+    let mut segments = serde_json::Map::new();
+    for seg in SUITE {
+        let rule = seg.rule();
+        let mut times = Vec::with_capacity(reps);
+        let mut members = None;
+        // One warm-up run, then the measured ones.
+        for rep in 0..=reps {
+            let t = Instant::now();
+            let (_, plan) = source
+                .plan(&rule, "/rule", index.schema(), None)
+                .map_err(|p| format!("segment {}: {p:?}", seg.name))?;
+            let result = index.evaluate(&plan, now);
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            if rep > 0 {
+                times.push(ms);
+            }
+            members = Some(result);
+        }
+        let members = members.unwrap_or_default();
+        let mut f = std::io::BufWriter::new(
+            std::fs::File::create(ids_dir.join(format!("{}.ids", seg.name)))
+                .map_err(|e| e.to_string())?,
+        );
+        for o in &members {
+            writeln!(f, "{o}").map_err(|e| e.to_string())?;
+        }
+        f.flush().map_err(|e| e.to_string())?;
+        eprintln!(
+            "flowseg: {:<20} {:>8} members, median {:.3} ms",
+            seg.name,
+            members.len(),
+            crate::report::percentile(&times, 50.0)
+        );
+        segments.insert(
+            seg.name.to_string(),
+            json!({"times_ms": times, "count": members.len()}),
+        );
+    }
+    let result = json!({
+        "contacts": contacts,
+        "events": events,
+        "load_s": load_s,
+        "rss_delta_bytes": rss_after.saturating_sub(rss_before),
+        "heap_contact_bytes": heap_contacts,
+        "heap_event_bytes": heap_events,
+        "segments": segments,
+    });
+    std::fs::write(
+        out.join("flowseg.json"),
+        serde_json::to_vec_pretty(&result).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())
+}

@@ -1,0 +1,298 @@
+//! `flowseg-bench ops`: what the `flowseg serve` binary does outside rule
+//! evaluation, measured on loopback only, every loop bounded in count and
+//! time:
+//!
+//! - restart to serving: start `flowseg serve` on the generated data
+//!   directory and time until `GET /healthz` answers 200 (the indexes are
+//!   built by then); the server's resident set is read from /proc then;
+//! - durable HTTP ingest on a fresh data directory: `POST /v1/events` with
+//!   arrays of 1,000 events from 4 client threads, then one event per
+//!   request from 32 client threads; a 2xx means the events are durable
+//!   (SPEC §4), and only accepted events are counted. The load generator
+//!   shares the machine's cores with the server.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const TOKEN: &str = "bench-admin-token-0123456789abcdef";
+const BATCH: usize = 1_000;
+const BATCH_THREADS: usize = 4;
+const SINGLE_THREADS: usize = 32;
+/// Upper bounds on what each ingest measurement sends.
+const MAX_BATCHED_EVENTS: u64 = 2_000_000;
+const MAX_SINGLE_EVENTS: u64 = 200_000;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    /// Starts `flowseg serve` on a free loopback port and waits (at most
+    /// `limit`) until /healthz answers; returns it with the seconds taken.
+    fn start(flowseg: &Path, data: &Path, limit: Duration) -> Result<(Server, f64), String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let started = Instant::now();
+        let child = Command::new(flowseg)
+            .arg("--data")
+            .arg(data)
+            .arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--admin-token")
+            .arg(TOKEN)
+            .env("FLOWSEG_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", flowseg.display()))?;
+        let mut server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let agent = agent();
+        loop {
+            if let Ok(resp) = agent.get(format!("{}/healthz", server.base)).call()
+                && resp.status() == 200
+            {
+                return Ok((server, started.elapsed().as_secs_f64()));
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(format!("flowseg serve exited with {status} before serving"));
+            }
+            if started.elapsed() > limit {
+                server.stop();
+                return Err(format!("flowseg serve did not answer within {limit:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn rss_bytes(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|kb| kb.parse::<u64>().ok())
+            })
+            .map_or(0, |kb| kb * 1024)
+    }
+
+    /// Stops the server gracefully (SIGTERM) and waits for it.
+    fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.stop();
+        }
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .into()
+}
+
+fn post(agent: &ureq::Agent, url: &str, key: &str, body: &str) -> Result<(u16, Value), String> {
+    let mut resp = agent
+        .post(url)
+        .header("Authorization", &format!("Bearer {key}"))
+        .header("Content-Type", "application/json")
+        .send(body)
+        .map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let text = resp
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| e.to_string())?;
+    Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+}
+
+/// One event of the ingest load: a page view or a purchase of one of
+/// 10,000 contacts (created by their first event).
+fn event(n: u64) -> Value {
+    let contact = json!({"external_id": format!("h{}", n % 10_000)});
+    let time = format!(
+        "2026-06-29T{:02}:{:02}:{:02}.{:03}Z",
+        (n / 3_600_000) % 24,
+        (n / 60_000) % 60,
+        (n / 1000) % 60,
+        n % 1000
+    );
+    if n.is_multiple_of(4) {
+        json!({"name": "purchase", "contact": contact, "time": time,
+               "attributes": {"order_value": (n % 500) as f64 + 0.5, "currency": "PLN",
+                              "cart_id": format!("cart_{n}")}})
+    } else {
+        json!({"name": "Visit", "contact": contact, "time": time,
+               "attributes": {"url": format!("https://shop.example.com/product/p{}", n % 5000),
+                              "session_id": format!("s{}", n / 20)}})
+    }
+}
+
+/// Sends events from `threads` clients, `per_request` at a time, until
+/// `max_events` were sent or `seconds` passed; returns (accepted, seconds).
+fn ingest(
+    base: &str,
+    key: &str,
+    threads: usize,
+    per_request: usize,
+    max_events: u64,
+    seconds: f64,
+) -> Result<(u64, f64), String> {
+    let next = AtomicU64::new(0);
+    let accepted = AtomicU64::new(0);
+    let failed = AtomicBool::new(false);
+    let url = format!("{base}/v1/events");
+    let started = Instant::now();
+    let limit = Duration::from_secs_f64(seconds);
+    let errors = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| -> Result<(), String> {
+                    let agent = agent();
+                    while started.elapsed() < limit && !failed.load(Ordering::Relaxed) {
+                        let first = next.fetch_add(per_request as u64, Ordering::Relaxed);
+                        if first >= max_events {
+                            break;
+                        }
+                        let body = if per_request == 1 {
+                            event(first).to_string()
+                        } else {
+                            Value::Array((first..first + per_request as u64).map(event).collect())
+                                .to_string()
+                        };
+                        let (status, answer) =
+                            post(&agent, &url, key, &body).inspect_err(|_| {
+                                failed.store(true, Ordering::Relaxed);
+                            })?;
+                        if status != 200 {
+                            failed.store(true, Ordering::Relaxed);
+                            return Err(format!("POST /v1/events answered {status}: {answer}"));
+                        }
+                        accepted
+                            .fetch_add(answer["accepted"].as_u64().unwrap_or(0), Ordering::Relaxed);
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| {
+                h.join()
+                    .unwrap_or(Err("a client thread panicked".into()))
+                    .err()
+            })
+            .collect::<Vec<_>>()
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    if let Some(e) = errors.first() {
+        return Err(e.clone());
+    }
+    Ok((accepted.load(Ordering::Relaxed), elapsed))
+}
+
+pub fn run(dir: &Path, flowseg: &Path, results: &Path, seconds: f64) -> Result<(), String> {
+    let meta: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("meta.json")).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    let events = meta["events"].as_u64().unwrap_or(0);
+
+    // Restart to serving on the generated data (median of up to 3 starts).
+    let runs = if events <= 10_000_000 { 3 } else { 1 };
+    let mut restarts = Vec::new();
+    let mut serve_rss = 0;
+    for _ in 0..runs {
+        let (mut server, s) =
+            Server::start(flowseg, &dir.join("flowseg"), Duration::from_secs(3600))?;
+        serve_rss = server.rss_bytes();
+        server.stop();
+        eprintln!("restart: flowseg serve answered /healthz after {s:.2} s");
+        restarts.push(s);
+    }
+
+    // A fresh server with no data: its resident set is the baseline.
+    let fresh = results.join("ingest-data");
+    let _ = std::fs::remove_dir_all(&fresh);
+    let (server, _) = Server::start(flowseg, &fresh, Duration::from_secs(60))?;
+    let empty_rss = server.rss_bytes();
+    let (status, account) = post(
+        &agent(),
+        &format!("{}/v1/accounts", server.base),
+        TOKEN,
+        &json!({"addons": {"custom_events": true}}).to_string(),
+    )?;
+    let key = account["secret_key"]
+        .as_str()
+        .ok_or_else(|| format!("creating an account answered {status}: {account}"))?
+        .to_string();
+    let (batched, batched_s) = ingest(
+        &server.base,
+        &key,
+        BATCH_THREADS,
+        BATCH,
+        MAX_BATCHED_EVENTS,
+        seconds,
+    )?;
+    eprintln!(
+        "ingest: {batched} events in batches of {BATCH} in {batched_s:.1} s: {:.0} events/s",
+        batched as f64 / batched_s
+    );
+    let (single, single_s) = ingest(
+        &server.base,
+        &key,
+        SINGLE_THREADS,
+        1,
+        MAX_SINGLE_EVENTS,
+        seconds,
+    )?;
+    eprintln!(
+        "ingest: {single} events one per request in {single_s:.1} s: {:.0} events/s",
+        single as f64 / single_s
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&fresh);
+
+    let out = json!({
+        "restart_s": restarts,
+        "serve_rss_bytes": serve_rss,
+        "empty_serve_rss_bytes": empty_rss,
+        "http_batched": {"events": batched, "seconds": batched_s, "batch": BATCH, "clients": BATCH_THREADS},
+        "http_single": {"events": single, "seconds": single_s, "clients": SINGLE_THREADS},
+    });
+    std::fs::write(
+        results.join("ops.json"),
+        serde_json::to_vec_pretty(&out).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())
+}
