@@ -30,6 +30,7 @@ pub fn rss_bytes() -> u64 {
 pub fn run(data: &Path, now: i64, reps: usize, out: &Path) -> Result<(), String> {
     let ids_dir = out.join("flowseg");
     std::fs::create_dir_all(&ids_dir).map_err(|e| e.to_string())?;
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let rss_before = rss_bytes();
     let started = Instant::now();
     let engine = Engine::open(&data.join("flowseg")).map_err(|e| e.to_string())?;
@@ -84,6 +85,8 @@ pub fn run(data: &Path, now: i64, reps: usize, out: &Path) -> Result<(), String>
         "contacts": contacts,
         "events": events,
         "load_s": load_s,
+        "loadavg_at_start": loadavg.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        "store_file_bytes": std::fs::metadata(data.join("flowseg").join(flowseg_store::DB_FILE)).map_or(0, |m| m.len()),
         "rss_delta_bytes": rss_after.saturating_sub(rss_before),
         "heap_contact_bytes": heap_contacts,
         "heap_event_bytes": heap_events,

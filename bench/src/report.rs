@@ -215,6 +215,8 @@ pub fn run(
         }
     }
     let mut doc = header();
+    doc.push('\n');
+    doc.push_str(&suite_table());
     for (name, body) in sections {
         let _ = write!(
             doc,
@@ -332,13 +334,16 @@ fn scale_section(
          (flowseg: rule planned and evaluated to a bitmap in-process, {reps} runs after a \
          warm-up; peers: the SQL run from Python with the ids fetched as an array, \
          {peer_reps} runs after a warm-up). Ratios are peer median / flowseg median. \
-         \"equal\" means both peers returned exactly flowseg's set of contact ids.\n",
+         \"equal\" means both peers returned exactly flowseg's set of contact ids. \
+         The machine is shared with other work (load average {} when flowseg's runs \
+         began), so the p95 columns carry that noise.\n",
         meta["seed"],
         meta["now"].as_str().unwrap_or("?"),
         command_output("date", &["-u", "+%Y-%m-%d"]),
         machine(),
         peers[0]["version"].as_str().unwrap_or("?"),
         peers[1]["version"].as_str().unwrap_or("?"),
+        flowseg["loadavg_at_start"].as_str().unwrap_or("?"),
     );
     s.push_str(
         "| segment | kind | members | flowseg p50 | flowseg p95 | DuckDB p50 | DuckDB p95 | chDB p50 | chDB p95 | DuckDB / flowseg | chDB / flowseg | results |\n\
@@ -445,6 +450,16 @@ fn scale_section(
         ),
         "",
     );
+    let file = flowseg["store_file_bytes"].as_f64().unwrap_or(0.0);
+    line(
+        "data directory on disk",
+        mib(file),
+        format!(
+            "`flowseg.redb` after the bulk load: {:.1} bytes per event; redb's read cache (up to 1 GiB by default) holds the pages read while the indexes are built, which is part of both resident figures above",
+            file / events
+        ),
+        "",
+    );
     line(
         "restart to serving",
         format!("{} s", ms(percentile(restarts, 50.0))),
@@ -476,6 +491,29 @@ fn scale_section(
             .into(),
         "",
     );
+    s
+}
+
+fn suite_table() -> String {
+    let mut s = String::from(
+        "## The suite\n\nEach segment in flowseg's rule language (the JSON form and both SQL \
+         dialects are in `bench/src/suite.rs`):\n\n| segment | kind | rule |\n|---|---|---|\n",
+    );
+    for seg in SUITE {
+        let text = flowseg_rules::rule_from_json(&seg.rule(), "")
+            .map(|r| flowseg_rules::format_rule(&r))
+            .unwrap_or_else(|_| seg.rule().to_string());
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | `{}` |",
+            seg.name,
+            seg.kind,
+            text.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .replace('|', "\\|")
+        );
+    }
     s
 }
 
