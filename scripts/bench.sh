@@ -8,7 +8,9 @@
 #                                   # events), one run each, result equality
 #                                   # only; writes no report
 #
-# Environment: SEED (default 42), REPS (measured runs per segment and engine).
+# Environment: SEED (default 42), REPS (measured runs per segment and engine),
+# FLOWSEG_MEM_GB (caps flowseg's address space, so that a scale too large for
+# the machine fails alone instead of pressing on everything else).
 # Needs python3 with venv and pip (PyPI for duckdb and chdb) and cargo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,11 +69,23 @@ echo "== data: $SCALE, seed $SEED"
 "$BENCH" suite --out "$RESULTS/suite.json"
 
 echo "== flowseg"
-"$BENCH" eval --dir "$DATA" --reps "$REPS" --results "$RESULTS"
+capped() {
+    if [ -n "${FLOWSEG_MEM_GB:-}" ]; then
+        (ulimit -v $((FLOWSEG_MEM_GB * 1024 * 1024)) && "$@")
+    else
+        "$@"
+    fi
+}
+capped "$BENCH" eval --dir "$DATA" --reps "$REPS" --results "$RESULTS"
 
 echo "== peers"
+PEER_ARGS=()
+case "$SCALE" in
+    # DuckDB's in-memory tables would not fit: a database file instead.
+    large|xl) PEER_ARGS=(--duckdb-file "$RESULTS/duckdb.db") ;;
+esac
 "$VENV/bin/python" bench/peers/run.py --data "$DATA" --suite "$RESULTS/suite.json" \
-    --results "$RESULTS" --reps "$REPS"
+    --results "$RESULTS" --reps "$REPS" "${PEER_ARGS[@]}"
 
 if [ "$CHECK" = 1 ]; then
     echo "== result equality"
@@ -80,7 +94,7 @@ if [ "$CHECK" = 1 ]; then
 fi
 
 echo "== ingest and restart (flowseg serve on loopback)"
-"$BENCH" ops --dir "$DATA" --flowseg "$FLOWSEG" --results "$RESULTS"
+capped "$BENCH" ops --dir "$DATA" --flowseg "$FLOWSEG" --results "$RESULTS"
 
 echo "== report"
 "$BENCH" report --dir "$DATA" --results "$RESULTS" \

@@ -1,8 +1,9 @@
 """The peers' side of flowseg's benchmark: DuckDB and ClickHouse (chDB).
 
 Loads the generator's CSV files (contacts.csv, events.csv) into each engine's
-own storage -- a DuckDB in-memory table sorted by (name, contact_id, time);
-a chDB MergeTree table ordered by (name, contact_id, time) -- then runs each
+own storage -- a DuckDB table sorted by (name, contact_id, time), in memory
+or, with --duckdb-file, in a database file; a chDB MergeTree table ordered
+by (name, contact_id, time) -- then runs each
 suite segment's hand-written SQL once to warm up and REPS times measured,
 fetching the member ids as a columnar array (numpy / Arrow), and writes
 RESULTS/<engine>.json (load time, per-segment times in ms, member counts)
@@ -64,11 +65,20 @@ def measure(name, run, reps):
 class Duck:
     name = "duckdb"
 
-    def __init__(self, data, tables):
+    def __init__(self, data, tables, db_file=None):
         import duckdb
 
         self.version = duckdb.__version__
-        self.con = duckdb.connect()
+        if db_file:
+            # Large scales: a database file (compressed, buffer-managed)
+            # instead of an in-memory database that would not fit.
+            if os.path.exists(db_file):
+                os.remove(db_file)
+            self.storage = "a database file"
+            self.con = duckdb.connect(db_file)
+        else:
+            self.storage = "an in-memory database"
+            self.con = duckdb.connect()
         for table, order in (("contacts", "contact_id"), ("events", "name, contact_id, time")):
             cols = ", ".join(f"'{c}': '{DUCK_TYPES[t]}'" for c, t in tables[table])
             path = os.path.join(data, f"{table}.csv")
@@ -84,7 +94,9 @@ class Duck:
 class ClickHouse:
     name = "chdb"
 
-    def __init__(self, data, tables):
+    storage = "a MergeTree table on disk"
+
+    def __init__(self, data, tables, db_file=None):
         import chdb
         from chdb import session
 
@@ -121,18 +133,20 @@ def main():
     ap.add_argument("--results", required=True)
     ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--engines", default="duckdb,chdb")
+    ap.add_argument("--duckdb-file", help="keep DuckDB's tables in this database file")
     args = ap.parse_args()
     suite = json.load(open(args.suite))
     data = os.path.abspath(args.data)
+    os.makedirs(args.results, exist_ok=True)
     for engine_name in args.engines.split(","):
         cls = {"duckdb": Duck, "chdb": ClickHouse}[engine_name]
         t = time.perf_counter()
-        engine = cls(data, suite["tables"])
+        engine = cls(data, suite["tables"], args.duckdb_file if engine_name == "duckdb" else None)
         load_s = time.perf_counter() - t
         print(f"{engine_name} {engine.version}: loaded the CSV files in {load_s:.2f} s", file=sys.stderr)
         ids_dir = os.path.join(args.results, engine_name)
         os.makedirs(ids_dir, exist_ok=True)
-        out = {"version": engine.version, "load_s": load_s, "segments": {}}
+        out = {"version": engine.version, "storage": engine.storage, "load_s": load_s, "segments": {}}
         dialect = "duckdb" if engine_name == "duckdb" else "clickhouse"
         for seg in suite["segments"]:
             sql = seg[dialect]

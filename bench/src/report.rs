@@ -329,7 +329,7 @@ fn scale_section(
     );
     let _ = writeln!(
         s,
-        "Seed {}, every rule evaluated as of {}. Measured {} on {}; DuckDB {}, chDB {}. \
+        "Seed {}, every rule evaluated as of {}. Measured {} on {}; DuckDB {} ({}), chDB {} ({}). \
          Times are wall-clock milliseconds per evaluation returning the member ids \
          (flowseg: rule planned and evaluated to a bitmap in-process, {reps} runs after a \
          warm-up; peers: the SQL run from Python with the ids fetched as an array, \
@@ -342,7 +342,9 @@ fn scale_section(
         command_output("date", &["-u", "+%Y-%m-%d"]),
         machine(),
         peers[0]["version"].as_str().unwrap_or("?"),
+        peers[0]["storage"].as_str().unwrap_or("?"),
         peers[1]["version"].as_str().unwrap_or("?"),
+        peers[1]["storage"].as_str().unwrap_or("?"),
         flowseg["loadavg_at_start"].as_str().unwrap_or("?"),
     );
     s.push_str(
@@ -487,8 +489,7 @@ fn scale_section(
             ms(peers[0]["load_s"].as_f64().unwrap_or(f64::NAN)),
             ms(peers[1]["load_s"].as_f64().unwrap_or(f64::NAN))
         ),
-        "DuckDB / chDB: CSV files into a sorted in-memory table / a MergeTree table (not compared)"
-            .into(),
+        "DuckDB / chDB: the CSV files into their own sorted tables (not compared)".into(),
         "",
     );
     s
@@ -555,10 +556,11 @@ restart measurements against `flowseg serve` on loopback, and this report.
   now` windows, `count equals 0` over every contact, sequences with `on`
   correlation, segment references inlined). Every result set is compared
   with flowseg's.
-- **Fairness**: the peers query their own storage (DuckDB: an in-memory
-  table sorted by event name, contact and time; ClickHouse: a MergeTree
-  table ordered the same way) with a typed column per attribute, and use
-  both cores; flowseg evaluates on one thread. Machine: {}.
+- **Fairness**: the peers query their own storage (DuckDB: a table sorted
+  by event name, contact and time, in memory up to `small` and in a database
+  file from `large` on; ClickHouse: a MergeTree table ordered the same way)
+  with a typed column per attribute, and use both cores; flowseg evaluates
+  on one thread. Machine: {}.
 ",
         machine()
     )
