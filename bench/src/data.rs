@@ -16,6 +16,7 @@
 //! as "no value").
 
 use crate::rng::Rng;
+use crate::vocab::{CATEGORIES, CITIES, DOMAINS, FIRST_NAMES, LAST_NAMES, PATHS, QUERIES};
 
 pub const DAY: i64 = 86_400_000;
 pub const HOUR: i64 = 3_600_000;
@@ -173,119 +174,6 @@ pub const CONTACT_FIELDS: &[&str] = &[
 ];
 
 pub type GenContact = Vec<Option<FieldVal>>;
-
-const FIRST_NAMES: &[&str] = &[
-    "Anna",
-    "Piotr",
-    "Maria",
-    "Krzysztof",
-    "Katarzyna",
-    "Tomasz",
-    "Agnieszka",
-    "Paweł",
-    "Małgorzata",
-    "Michał",
-    "John",
-    "Emma",
-    "Oliver",
-    "Sophie",
-    "Lukas",
-    "Hannah",
-    "Jan",
-    "Zofia",
-    "Łukasz",
-    "Ewa",
-];
-const LAST_NAMES: &[&str] = &[
-    "Nowak",
-    "Kowalski",
-    "Wiśniewski",
-    "Wójcik",
-    "Kowalczyk",
-    "Kamiński",
-    "Lewandowski",
-    "Zieliński",
-    "Szymański",
-    "Woźniak",
-    "Dąbrowski",
-    "Kozłowski",
-    "Mazur",
-    "Jankowski",
-    "Smith",
-    "Johnson",
-    "Brown",
-    "Müller",
-    "Schmidt",
-    "Dubois",
-];
-const CITIES: &[&str] = &[
-    "Warszawa",
-    "Kraków",
-    "Łódź",
-    "Wrocław",
-    "Poznań",
-    "Gdańsk",
-    "Szczecin",
-    "Bydgoszcz",
-    "Lublin",
-    "Katowice",
-    "Berlin",
-    "London",
-    "Paris",
-    "Praha",
-    "Wien",
-    "Gdynia",
-    "Częstochowa",
-    "Radom",
-    "Toruń",
-    "Kielce",
-];
-const DOMAINS: &[&str] = &[
-    "gmail.com",
-    "outlook.com",
-    "wp.pl",
-    "onet.pl",
-    "yahoo.com",
-    "interia.pl",
-    "example.com",
-    "firma.pl",
-];
-const CATEGORIES: &[&str] = &[
-    "shoes",
-    "shirts",
-    "bags",
-    "accessories",
-    "electronics",
-    "books",
-    "toys",
-    "beauty",
-    "home",
-    "sports",
-];
-const PATHS: &[&str] = &[
-    "/",
-    "/pricing",
-    "/product/",
-    "/category/",
-    "/blog/",
-    "/cart",
-    "/checkout",
-    "/account",
-    "/contact",
-    "/sale",
-];
-const QUERIES: &[&str] = &[
-    "running shoes",
-    "Red Dress",
-    "laptop bag",
-    "GIFT CARD",
-    "sneakers",
-    "headphones",
-    "lego",
-    "perfume",
-    "yoga mat",
-    "winter jacket",
-];
 
 /// Zipf-like sampling over a short list: cumulative weights 1/(i+1)^s.
 struct Table(Vec<f64>);

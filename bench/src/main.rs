@@ -20,6 +20,7 @@ mod ops;
 mod report;
 mod rng;
 mod suite;
+mod vocab;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
