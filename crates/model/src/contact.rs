@@ -134,9 +134,15 @@ fn normalize_identity(field: &str, value: Option<Value>) -> Result<Option<Value>
 }
 
 /// Applies a write to a contact. `now` sets `UpdateTime`, and `CreateTime`
-/// when the contact is new and the write does not supply it.
+/// when the contact is new and the write does not supply it; an update never
+/// changes `CreateTime`.
 pub fn apply_write(contact: &mut Contact, write: &ContactWrite, is_new: bool, now: i64) {
     for (name, value) in &write.set {
+        // `CreateTime` may be supplied on create (migrations); afterwards it
+        // is the creation time and an update leaves it alone.
+        if name == CREATE_TIME && !is_new {
+            continue;
+        }
         match value {
             Some(v) => {
                 contact.fields.insert(name.clone(), v.clone());
@@ -198,6 +204,40 @@ mod tests {
         assert_eq!(w.identity("Email"), Some("Ann@X.com"));
         assert_eq!(w.set.get("FirstName"), Some(&None));
         assert!(!w.set.contains_key("UpdateTime"));
+    }
+
+    #[test]
+    fn create_time_is_kept_by_updates() {
+        let schema = schema();
+        let created = parse_contact_write(
+            &schema,
+            json!({"Email": "a@x.io", "CreateTime": "2020-01-01"})
+                .as_object()
+                .unwrap(),
+        )
+        .unwrap();
+        let mut c = Contact {
+            id: "c0".into(),
+            fields: Default::default(),
+        };
+        apply_write(&mut c, &created, true, 1_000);
+        assert_eq!(
+            c.fields.get("CreateTime"),
+            Some(&Value::Date(1_577_836_800_000))
+        );
+        let update = parse_contact_write(
+            &schema,
+            json!({"CreateTime": "2024-01-01", "FirstName": "Ann"})
+                .as_object()
+                .unwrap(),
+        )
+        .unwrap();
+        apply_write(&mut c, &update, false, 2_000);
+        assert_eq!(
+            c.fields.get("CreateTime"),
+            Some(&Value::Date(1_577_836_800_000))
+        );
+        assert_eq!(c.fields.get("UpdateTime"), Some(&Value::Date(2_000)));
     }
 
     #[test]

@@ -104,6 +104,16 @@ fn server_maintains_update_time_and_keeps_a_supplied_create_time() {
         !c["UpdateTime"].as_str().unwrap().starts_with("2000"),
         "UpdateTime is always the server's: {c}"
     );
+    // An update leaves the creation time alone.
+    a.contact(json!({"Email": "old@example.com", "CreateTime": "2024-05-05T00:00:00Z"}));
+    let c = get(&a, &id);
+    assert!(
+        c["CreateTime"]
+            .as_str()
+            .unwrap()
+            .starts_with("2020-01-02T03:04:05"),
+        "{c}"
+    );
     // Without one, CreateTime is set by the server.
     let id = a.contact(json!({"Email": "new@example.com"}));
     let c = get(&a, &id);
