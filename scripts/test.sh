@@ -17,3 +17,6 @@ cargo test --workspace --locked
 
 echo "== panel browser tests"
 bash scripts/panel-tests.sh
+
+echo "== benchmark check: the suite's result sets equal DuckDB's and chDB's (no timing)"
+bash scripts/bench.sh --check
