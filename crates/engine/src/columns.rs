@@ -170,15 +170,15 @@ fn grow<T: Copy>(v: &mut Vec<T>, i: usize, fill: T) {
     }
 }
 
+/// The ordinals whose value passes. The verdicts go into a plain bit set
+/// first, which roaring then takes in bulk: pushing matches one by one cost
+/// ~100 ns each (1 ms for 6k members of a 10k-contact account).
 fn scan<T>(values: &[T], pass: impl Fn(&T) -> bool) -> RoaringBitmap {
-    let mut out = RoaringBitmap::new();
+    let mut bits = vec![0u8; values.len().div_ceil(8)];
     for (i, v) in values.iter().enumerate() {
-        if pass(v) {
-            // Ordinals ascend, so this appends.
-            let _ = out.try_push(i as u32);
-        }
+        bits[i >> 3] |= u8::from(pass(v)) << (i & 7);
     }
-    out
+    RoaringBitmap::from_lsb0_bytes(0, &bits)
 }
 
 fn select_numbers(values: &[f64], test: &NumberTest) -> RoaringBitmap {
