@@ -74,8 +74,10 @@ class Duck:
             # instead of an in-memory database that would not fit.
             if os.path.exists(db_file):
                 os.remove(db_file)
-            self.storage = "a database file"
+            self.storage = "a database file, 12 GB memory limit"
             self.con = duckdb.connect(db_file)
+            # The machine is shared: spill rather than take 80% of it.
+            self.con.execute("SET memory_limit = '12GB'")
         else:
             self.storage = "an in-memory database"
             self.con = duckdb.connect()
