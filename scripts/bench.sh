@@ -63,6 +63,12 @@ DATA="bench/data/$SCALE-s$SEED"
 RESULTS="$DATA/results"
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
+# The flowseg the binaries were built from, for the report.
+COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [ -n "$(git status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null)" ]; then
+    COMMIT="$COMMIT with local changes"
+fi
+echo "$COMMIT" > "$RESULTS/commit"
 
 echo "== data: $SCALE, seed $SEED"
 "$BENCH" gen --scale "$SCALE" --seed "$SEED" --dir "$DATA"

@@ -200,7 +200,9 @@ pub fn run(
     std::fs::write(json_path, text).map_err(|e| e.to_string())?;
 
     // docs/benchmarks.md: this scale's section between markers.
-    let section = scale_section(&scale, &meta, &flowseg, &peers, &ops, &rows, &restarts);
+    let section = scale_section(
+        results, &scale, &meta, &flowseg, &peers, &ops, &rows, &restarts,
+    );
     let old = std::fs::read_to_string(md).unwrap_or_default();
     let mut sections: Vec<(String, String)> = Vec::new();
     for (name, _, _) in SCALES {
@@ -269,7 +271,12 @@ fn thousands(x: f64) -> String {
 }
 
 fn mib(bytes: f64) -> String {
-    format!("{:.1} MiB", bytes / (1u64 << 20) as f64)
+    let mib = bytes / (1u64 << 20) as f64;
+    if mib >= 1024.0 {
+        format!("{:.1} GiB", mib / 1024.0)
+    } else {
+        format!("{mib:.1} MiB")
+    }
 }
 
 fn command_output(cmd: &str, args: &[&str]) -> String {
@@ -308,6 +315,7 @@ fn machine() -> String {
 
 #[allow(clippy::too_many_arguments)]
 fn scale_section(
+    results: &Path,
     scale: &str,
     meta: &Value,
     flowseg: &Value,
@@ -320,6 +328,8 @@ fn scale_section(
     let events = meta["events"].as_f64().unwrap_or(0.0);
     let reps = times(flowseg, rows[0].name).len();
     let peer_reps = times(&peers[0], rows[0].name).len();
+    let commit = std::fs::read_to_string(results.join("commit"))
+        .map_or_else(|_| "unknown".to_string(), |c| format!("`{}`", c.trim()));
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -329,7 +339,7 @@ fn scale_section(
     );
     let _ = writeln!(
         s,
-        "Seed {}, every rule evaluated as of {}. Measured {} on {}; DuckDB {} ({}), chDB {} ({}). \
+        "flowseg at commit {}, seed {}, every rule evaluated as of {}. Measured {} on {}; DuckDB {} ({}), chDB {} ({}). \
          Times are wall-clock milliseconds per evaluation returning the member ids \
          (flowseg: rule planned and evaluated to a bitmap in-process, {reps} runs after a \
          warm-up; peers: the SQL run from Python with the ids fetched as an array, \
@@ -337,6 +347,7 @@ fn scale_section(
          \"equal\" means both peers returned exactly flowseg's set of contact ids. \
          The machine is shared with other work (load average {} when flowseg's runs \
          began), so the p95 columns carry that noise.\n",
+        commit,
         meta["seed"],
         meta["now"].as_str().unwrap_or("?"),
         command_output("date", &["-u", "+%Y-%m-%d"]),
@@ -466,8 +477,12 @@ fn scale_section(
         "restart to serving",
         format!("{} s", ms(percentile(restarts, 50.0))),
         format!(
-            "start `flowseg serve` on the data directory until `GET /healthz` answers 200; median of {} starts: {}",
-            restarts.len(),
+            "start `flowseg serve` on the data directory until `GET /healthz` answers 200; {}: {}",
+            if restarts.len() == 1 {
+                "one start".to_string()
+            } else {
+                format!("median of {} starts", restarts.len())
+            },
             restarts
                 .iter()
                 .map(|r| format!("{r:.2} s"))
