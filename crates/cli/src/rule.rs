@@ -35,13 +35,7 @@ fn parse_checked(
     };
     let store = Store::open(data).map_err(|e| e.to_string())?;
     let segments = store.segments(account).map_err(|e| e.to_string())?;
-    let resolve = |label: &str| {
-        segments
-            .iter()
-            .find(|s| s.id == label)
-            .or_else(|| segments.iter().find(|s| s.name == label))
-            .map(|s| s.id.clone())
-    };
+    let resolve = |label: &str| flowseg_store::resolve_segment_label(&segments, label);
     let parsed = ParsedRule::parse(text, Some(&resolve)).map_err(|d| d.to_string())?;
     let schema = store.schema(account).map_err(|e| e.to_string())?;
     let source = |id: &str| {

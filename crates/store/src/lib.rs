@@ -37,7 +37,7 @@ use redb::{
 pub use accounts::{AccountRecord, ApiKeyRecord, KeyKind};
 pub use contacts::{ItemError, UpsertOk};
 pub use events::AppendOutcome;
-pub use segments::{SegmentRecord, SnapshotMeta, SnapshotRecord};
+pub use segments::{SegmentRecord, SnapshotMeta, SnapshotRecord, resolve_segment_label};
 
 /// The file name of the database inside the data directory.
 pub const DB_FILE: &str = "flowseg.redb";

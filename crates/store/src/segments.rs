@@ -254,6 +254,17 @@ impl Store {
     }
 }
 
+/// The id of the segment that rule text names by `label`: a segment whose
+/// id it is, else the one whose name it is (names are unique per account).
+/// Shared by the API and the CLI, which read `in segment "X"` the same way.
+pub fn resolve_segment_label(segments: &[SegmentRecord], label: &str) -> Option<String> {
+    segments
+        .iter()
+        .find(|s| s.id == label)
+        .or_else(|| segments.iter().find(|s| s.name == label))
+        .map(|s| s.id.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

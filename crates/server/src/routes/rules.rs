@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 use flowseg_engine::Engine;
 use flowseg_rules::text::{Diagnostic, ParsedRule, format_rule_with};
 use flowseg_rules::{Rule, rule_to_json};
-use flowseg_store::SegmentRecord;
+use flowseg_store::resolve_segment_label;
 use serde_json::{Value, json};
 
 use crate::auth::SecretKey;
@@ -60,21 +60,13 @@ pub fn parse_text(
     self_id: Option<&str>,
 ) -> ApiResult<Rule> {
     let segments = engine.store().segments(account)?;
-    let resolve = |label: &str| resolve_segment(&segments, label);
+    let resolve = |label: &str| resolve_segment_label(&segments, label);
     let parsed = ParsedRule::parse(text, Some(&resolve)).map_err(|d| text_error(path, &[d]))?;
     let schema = engine.schema(account)?;
     parsed
         .plan(&schema, &engine.segment_source(account), self_id)
         .map_err(|ds| text_error(path, &ds))?;
     Ok(parsed.rule)
-}
-
-fn resolve_segment(segments: &[SegmentRecord], label: &str) -> Option<String> {
-    segments
-        .iter()
-        .find(|s| s.id == label)
-        .or_else(|| segments.iter().find(|s| s.name == label))
-        .map(|s| s.id.clone())
 }
 
 /// Prints a rule with segment references by name.
