@@ -3,7 +3,7 @@
 # ClickHouse (chDB) on the same seeded data, plus HTTP ingest, bulk import,
 # memory and restart; writes docs/benchmarks.md and docs/benchmarks.json.
 #
-#   bash scripts/bench.sh SCALE     # quick | small | large | xl
+#   bash scripts/bench.sh SCALE     # quick | small | medium | large | xl
 #   bash scripts/bench.sh --check   # CI: the quick scale (2k contacts, 100k
 #                                   # events), one run each, result equality
 #                                   # only; writes no report
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 usage() {
-    echo "usage: bash scripts/bench.sh quick|small|large|xl   or   bash scripts/bench.sh --check" >&2
+    echo "usage: bash scripts/bench.sh quick|small|medium|large|xl   or   bash scripts/bench.sh --check" >&2
     exit 2
 }
 
@@ -25,7 +25,7 @@ usage() {
 CHECK=0
 case "$1" in
     --check) CHECK=1; SCALE=quick ;;
-    quick|small|large|xl) SCALE="$1" ;;
+    quick|small|medium|large|xl) SCALE="$1" ;;
     *) usage ;;
 esac
 SEED="${SEED:-42}"
@@ -33,7 +33,7 @@ if [ "$CHECK" = 1 ]; then
     REPS="${REPS:-1}"
 else
     case "$SCALE" in
-        quick|small) REPS="${REPS:-15}" ;;
+        quick|small|medium) REPS="${REPS:-15}" ;;
         large) REPS="${REPS:-7}" ;;
         xl) REPS="${REPS:-3}" ;;
     esac

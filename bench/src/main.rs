@@ -39,6 +39,7 @@ const GENERATOR_VERSION: u64 = 1;
 pub const SCALES: &[(&str, u64, u64)] = &[
     ("quick", 2_000, 100_000),
     ("small", 10_000, 1_000_000),
+    ("medium", 100_000, 10_000_000),
     ("large", 1_000_000, 100_000_000),
     ("xl", 10_000_000, 1_000_000_000),
 ];
@@ -140,10 +141,10 @@ fn main() -> ExitCode {
 }
 
 fn generate(scale: &str, seed: u64, dir: &std::path::Path) -> Result<(), String> {
-    let &(name, contacts, events) = SCALES
-        .iter()
-        .find(|(n, _, _)| *n == scale)
-        .ok_or_else(|| format!("`{scale}` is not a scale: use quick, small, large or xl"))?;
+    let &(name, contacts, events) =
+        SCALES.iter().find(|(n, _, _)| *n == scale).ok_or_else(|| {
+            format!("`{scale}` is not a scale: use quick, small, medium, large or xl")
+        })?;
     let meta_path = dir.join("meta.json");
     if let Ok(text) = std::fs::read_to_string(&meta_path)
         && let Ok(meta) = serde_json::from_str::<serde_json::Value>(&text)

@@ -545,7 +545,7 @@ and `docs/benchmarks.json` are written by the benchmark itself
 ## Reproduce
 
 ```sh
-bash scripts/bench.sh small      # or quick, large, xl; SEED=7 for another world
+bash scripts/bench.sh small      # or quick, medium, large, xl; SEED=7 for another world
 bash scripts/bench.sh --check    # CI: 2k contacts / 100k events, result equality only
 ```
 

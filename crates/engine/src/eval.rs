@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use flowseg_rules::plan::{AggregateFn, EventPlan, FieldPlan, MeasurePlan, Plan, SequencePlan};
 use roaring::RoaringBitmap;
 
-use crate::events::{Cell, EventPartition, PreparedFilter, passes_all};
+use crate::events::{Cell, EventPartition, PreparedFilter, Rows, passes_all};
 use crate::index::{AccountIndex, Ordinal};
 
 impl AccountIndex {
@@ -229,13 +229,30 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
     /// `scratch.kept` (time order).
     pub(crate) fn outcome(&self, ordinal: Ordinal, scratch: &mut Scratch) -> Outcome {
         let p = self.partition;
-        p.rows_of(ordinal, &mut scratch.rows);
-        let start = scratch.rows.partition_point(|r| p.time(*r) < self.lo);
-        let end = scratch.rows.partition_point(|r| p.time(*r) <= self.hi);
         scratch.kept.clear();
-        for &row in &scratch.rows[start.min(end)..end] {
-            if passes_all(&self.filters, row) {
-                scratch.kept.push(row);
+        match p.rows(ordinal, &mut scratch.rows) {
+            Rows::Range(range) => {
+                // The common case: one contiguous run, searched in place.
+                let times = p.times(range.clone());
+                let start = times.partition_point(|t| *t < self.lo);
+                let end = times.partition_point(|t| *t <= self.hi);
+                let window = range.start + start.min(end) as u32..range.start + end as u32;
+                if self.filters.is_empty() {
+                    scratch.kept.extend(window);
+                } else {
+                    scratch
+                        .kept
+                        .extend(window.filter(|row| passes_all(&self.filters, *row)));
+                }
+            }
+            Rows::List(rows) => {
+                let start = rows.partition_point(|r| p.time(*r) < self.lo);
+                let end = rows.partition_point(|r| p.time(*r) <= self.hi);
+                for &row in &rows[start.min(end)..end] {
+                    if passes_all(&self.filters, row) {
+                        scratch.kept.push(row);
+                    }
+                }
             }
         }
         if let Some(follow) = &self.follow {
@@ -313,7 +330,7 @@ impl FollowMatcher<'_, '_> {
             let (Some(ca), Some(cb)) = (ca, cb) else {
                 return false;
             };
-            match (ca.cells[a as usize], cb.cells[b as usize]) {
+            match (ca.cell(a), cb.cell(b)) {
                 (Cell::Str(x), Cell::Str(y)) => {
                     let (x, y) = (ca.dict.get(x), cb.dict.get(y));
                     !x.is_empty() && x == y
@@ -337,7 +354,7 @@ fn aggregate(p: &EventPartition, attribute: &str, func: AggregateFn, rows: &[u32
         AggregateFn::Max => f64::NEG_INFINITY,
     };
     for &row in rows {
-        if let Cell::Num(x) = column.cells[row as usize] {
+        if let Some(x) = column.number(row) {
             n += 1;
             acc = match func {
                 AggregateFn::Sum | AggregateFn::Avg => acc + x,

@@ -1,57 +1,30 @@
 //! Events of one name, stored columnar and grouped by contact.
 //!
-//! Rows live in columns (contact ordinal, time, one column per attribute).
-//! The first `base_len` rows are sorted by (contact, time) and indexed by
-//! `offsets` (per contact ordinal); later rows are a pending tail in arrival
-//! order, indexed by `pending` (row ids sorted by contact, time). When the
-//! tail grows past an eighth of the base, [`EventPartition::compact`] merges
-//! it into the base (dropping erased contacts' rows). A contact's events are
-//! then one base range plus one slice of `pending`, both in time order.
+//! Rows live in columns (time, one typed column per attribute). The first
+//! `base_len` rows are sorted by (contact, time) and indexed by `offsets`
+//! (per contact ordinal), so a base row's contact is implied by its position
+//! and not stored. Later rows are a pending tail in arrival order: their
+//! contacts are kept in `tail_contact`, and `pending` lists each contact's
+//! tail rows in time order. When the tail grows past an eighth of the base,
+//! [`EventPartition::compact`] merges it into the base (dropping erased
+//! contacts' rows). A contact's events are then one base range plus one
+//! short pending list, both in time order.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 
 use flowseg_model::AttrValue;
 use flowseg_rules::plan::AttrPlan;
 use roaring::RoaringBitmap;
 
-use crate::dict::Dictionary;
-
-/// One attribute value of one event.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Cell {
-    Absent,
-    Null,
-    Str(u32),
-    Num(f64),
-    Bool(bool),
-}
-
-/// All values of one attribute across the partition's rows.
-#[derive(Debug, Clone, Default)]
-pub struct AttrColumn {
-    pub cells: Vec<Cell>,
-    pub dict: Dictionary,
-}
-
-impl AttrColumn {
-    /// The value of a row as the model's type (explain, checks).
-    pub fn value(&self, row: usize) -> Option<AttrValue> {
-        match self.cells[row] {
-            Cell::Absent => None,
-            Cell::Null => Some(AttrValue::Null),
-            Cell::Str(c) => Some(AttrValue::Str(self.dict.get(c).to_string())),
-            Cell::Num(n) => Some(AttrValue::Num(n)),
-            Cell::Bool(b) => Some(AttrValue::Bool(b)),
-        }
-    }
-}
+use crate::attr_column::permute;
+pub use crate::attr_column::{AttrColumn, Cell};
 
 /// Smallest pending tail that triggers a merge into the base.
 const MIN_PENDING_TO_COMPACT: usize = 4096;
 
 #[derive(Debug, Clone, Default)]
 pub struct EventPartition {
-    contact: Vec<u32>,
     time: Vec<i64>,
     attr_names: Vec<Box<str>>,
     attr_index: HashMap<Box<str>, usize, foldhash::fast::RandomState>,
@@ -60,8 +33,10 @@ pub struct EventPartition {
     base_len: usize,
     /// Base rows of contact `o` are `offsets[o]..offsets[o + 1]`.
     offsets: Vec<u32>,
-    /// Pending rows (`base_len..`), as row ids sorted by (contact, time).
-    pending: Vec<u32>,
+    /// The contact of each tail row (`base_len..`).
+    tail_contact: Vec<u32>,
+    /// Each contact's tail rows, in (time, arrival) order.
+    pending: BTreeMap<u32, Vec<u32>>,
     /// Contacts that have at least one row.
     contacts: RoaringBitmap,
     /// Rows of erased contacts, skipped until the next compaction drops
@@ -69,6 +44,12 @@ pub struct EventPartition {
     dead_rows: RoaringBitmap,
     /// The latest event time seen (catalog).
     pub last_time: Option<i64>,
+}
+
+/// A contact's rows: one contiguous base range, or a merged list.
+pub enum Rows<'a> {
+    Range(Range<u32>),
+    List(&'a [u32]),
 }
 
 impl EventPartition {
@@ -85,8 +66,15 @@ impl EventPartition {
         &self.contacts
     }
 
+    #[inline]
     pub fn time(&self, row: u32) -> i64 {
         self.time[row as usize]
+    }
+
+    /// Times of a run of consecutive rows.
+    #[inline]
+    pub fn times(&self, rows: Range<u32>) -> &[i64] {
+        &self.time[rows.start as usize..rows.end as usize]
     }
 
     pub fn attribute_names(&self) -> impl Iterator<Item = &str> {
@@ -100,10 +88,9 @@ impl EventPartition {
     /// Appends one event.
     pub fn push(&mut self, ordinal: u32, time: i64, attributes: &flowseg_model::Attributes) {
         let row = self.time.len();
-        self.contact.push(ordinal);
         self.time.push(time);
         for col in &mut self.attrs {
-            col.cells.push(Cell::Absent);
+            col.push_absent();
         }
         for (name, value) in attributes {
             let idx = match self.attr_index.get(name.as_str()) {
@@ -112,59 +99,78 @@ impl EventPartition {
                     self.attr_names.push(name.as_str().into());
                     self.attr_index
                         .insert(name.as_str().into(), self.attrs.len());
-                    self.attrs.push(AttrColumn {
-                        cells: vec![Cell::Absent; row + 1],
-                        dict: Dictionary::default(),
-                    });
+                    let first = match value {
+                        AttrValue::Null => Cell::Null,
+                        AttrValue::Str(_) => Cell::Str(0),
+                        AttrValue::Num(n) => Cell::Num(*n),
+                        AttrValue::Bool(b) => Cell::Bool(*b),
+                    };
+                    self.attrs.push(AttrColumn::new(row + 1, first));
                     self.attrs.len() - 1
                 }
             };
             let col = &mut self.attrs[idx];
-            col.cells[row] = match value {
-                AttrValue::Null => Cell::Null,
-                AttrValue::Str(s) => Cell::Str(col.dict.intern(s)),
-                AttrValue::Num(n) => Cell::Num(*n),
-                AttrValue::Bool(b) => Cell::Bool(*b),
-            };
+            let cell = col.encode(value);
+            col.set(row, cell);
         }
-        let key = (ordinal, time);
-        let at = self
-            .pending
-            .partition_point(|r| (self.contact[*r as usize], self.time[*r as usize]) <= key);
-        self.pending.insert(at, row as u32);
+        self.tail_contact.push(ordinal);
+        let rows = self.pending.entry(ordinal).or_default();
+        let at = rows.partition_point(|r| self.time[*r as usize] <= time);
+        rows.insert(at, row as u32);
         self.contacts.insert(ordinal);
         self.last_time = Some(self.last_time.map_or(time, |t| t.max(time)));
     }
 
+    /// Rows in the pending tail.
+    fn tail_len(&self) -> usize {
+        self.time.len() - self.base_len
+    }
+
     /// Whether the pending tail is large enough to merge.
     pub fn wants_compaction(&self) -> bool {
-        self.pending.len() >= MIN_PENDING_TO_COMPACT.max(self.base_len / 8)
+        self.tail_len() >= MIN_PENDING_TO_COMPACT.max(self.base_len / 8)
+    }
+
+    /// The contact of every row, in row order.
+    fn row_contacts(&self) -> Vec<u32> {
+        let mut out = Vec::with_capacity(self.time.len());
+        for o in 0..self.offsets.len().saturating_sub(1) {
+            let n = self.offsets[o + 1] - self.offsets[o];
+            out.extend(std::iter::repeat_n(o as u32, n as usize));
+        }
+        out.extend_from_slice(&self.tail_contact);
+        out
     }
 
     /// Rewrites all rows sorted by (contact, time), keeping only rows of
     /// `live` contacts.
     pub fn compact(&mut self, live: &RoaringBitmap) {
+        let contact = self.row_contacts();
         let mut order: Vec<u32> = (0..self.time.len() as u32)
-            .filter(|r| live.contains(self.contact[*r as usize]) && !self.dead_rows.contains(*r))
+            .filter(|r| live.contains(contact[*r as usize]) && !self.dead_rows.contains(*r))
             .collect();
         self.dead_rows.clear();
-        order.sort_by_key(|r| (self.contact[*r as usize], self.time[*r as usize], *r));
-        self.contact = permute(&self.contact, &order);
+        // Stable: rows of equal (contact, time) keep their arrival order.
+        order.sort_by_key(|r| (contact[*r as usize], self.time[*r as usize]));
+        let sorted_contacts = permute(&contact, &order);
+        drop(contact);
         self.time = permute(&self.time, &order);
         for col in &mut self.attrs {
-            col.cells = permute(&col.cells, &order);
+            *col = col.permute(&order);
         }
         self.base_len = self.time.len();
+        self.tail_contact = Vec::new();
         self.pending.clear();
-        let max_contact = self.contact.last().map_or(0, |c| *c as usize + 1);
+        let max_contact = sorted_contacts.last().map_or(0, |c| *c as usize + 1);
         self.offsets = vec![0; max_contact + 1];
-        for c in &self.contact {
+        for c in &sorted_contacts {
             self.offsets[*c as usize + 1] += 1;
         }
         for i in 1..self.offsets.len() {
             self.offsets[i] += self.offsets[i - 1];
         }
-        self.contacts = self.contact.iter().copied().collect();
+        self.contacts = RoaringBitmap::from_sorted_iter(sorted_contacts.iter().copied())
+            .unwrap_or_else(|_| sorted_contacts.iter().copied().collect());
     }
 
     /// Erases a contact's rows: they are marked dead at once (cost
@@ -179,26 +185,39 @@ impl EventPartition {
         self.dead_rows.extend(rows);
     }
 
-    /// Appends a contact's rows, in time order, to `out`.
-    pub fn rows_of(&self, ordinal: u32, out: &mut Vec<u32>) {
-        out.clear();
+    /// A contact's base rows.
+    #[inline]
+    fn base_range(&self, ordinal: u32) -> Range<u32> {
         let o = ordinal as usize;
-        let base = if o + 1 < self.offsets.len() {
+        if o + 1 < self.offsets.len() {
             self.offsets[o]..self.offsets[o + 1]
         } else {
             0..0
-        };
-        let start = self
-            .pending
-            .partition_point(|r| self.contact[*r as usize] < ordinal);
-        let end = self
-            .pending
-            .partition_point(|r| self.contact[*r as usize] <= ordinal);
-        let pend = &self.pending[start..end];
-        if pend.is_empty() {
-            out.extend(base);
-        } else {
-            self.merge_runs(base, pend, out);
+        }
+    }
+
+    /// A contact's rows in time order: the base range itself when the
+    /// contact has no tail rows and nothing is erased (no copy), otherwise
+    /// a list built in `buf`.
+    #[inline]
+    pub fn rows<'b>(&self, ordinal: u32, buf: &'b mut Vec<u32>) -> Rows<'b> {
+        let base = self.base_range(ordinal);
+        if self.dead_rows.is_empty()
+            && (self.pending.is_empty() || !self.pending.contains_key(&ordinal))
+        {
+            return Rows::Range(base);
+        }
+        self.rows_of(ordinal, buf);
+        Rows::List(buf)
+    }
+
+    /// Appends a contact's rows, in time order, to `out`.
+    pub fn rows_of(&self, ordinal: u32, out: &mut Vec<u32>) {
+        out.clear();
+        let base = self.base_range(ordinal);
+        match self.pending.get(&ordinal) {
+            Some(pend) if !pend.is_empty() => self.merge_runs(base, pend, out),
+            _ => out.extend(base),
         }
         if !self.dead_rows.is_empty() {
             out.retain(|r| !self.dead_rows.contains(*r));
@@ -206,8 +225,7 @@ impl EventPartition {
     }
 
     /// Merges a contact's base range and pending slice by time.
-    fn merge_runs(&self, base: std::ops::Range<u32>, pend: &[u32], out: &mut Vec<u32>) {
-        // Merge two time-sorted runs.
+    fn merge_runs(&self, base: Range<u32>, pend: &[u32], out: &mut Vec<u32>) {
         let (mut i, mut j) = (base.start, 0);
         while i < base.end || j < pend.len() {
             let take_base = j == pend.len()
@@ -245,22 +263,18 @@ impl EventPartition {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.contact.capacity() * 4
-            + self.time.capacity() * 8
+        self.time.capacity() * 8
             + self.offsets.capacity() * 4
-            + self.pending.capacity() * 4
+            + self.tail_contact.capacity() * 4
             + self
-                .attrs
-                .iter()
-                .map(|c| c.cells.capacity() * std::mem::size_of::<Cell>() + c.dict.heap_bytes())
+                .pending
+                .values()
+                .map(|v| v.capacity() * 4 + 48)
                 .sum::<usize>()
+            + self.attrs.iter().map(AttrColumn::heap_bytes).sum::<usize>()
             + self.contacts.serialized_size()
+            + self.dead_rows.serialized_size()
     }
-}
-
-/// `values` reordered as `order` lists their rows.
-fn permute<T: Copy>(values: &[T], order: &[u32]) -> Vec<T> {
-    order.iter().map(|r| values[*r as usize]).collect()
 }
 
 /// An attribute condition bound to one partition's column, with the verdict
@@ -274,7 +288,7 @@ pub struct PreparedFilter<'p, 'c> {
 
 impl PreparedFilter<'_, '_> {
     pub fn passes(&self, row: u32) -> bool {
-        let cell = self.column.map_or(Cell::Absent, |c| c.cells[row as usize]);
+        let cell = self.column.map_or(Cell::Absent, |c| c.cell(row));
         let positive = match cell {
             Cell::Absent => self.plan.test.matches(self.now, None),
             Cell::Null => self.plan.test.matches(self.now, Some(&AttrValue::Null)),
@@ -294,8 +308,9 @@ pub fn passes_all(filters: &[PreparedFilter<'_, '_>], row: u32) -> bool {
 impl EventPartition {
     /// Rows of live contacts (catalog statistics).
     pub fn live_rows(&self, live: &RoaringBitmap) -> Vec<u32> {
-        (0..self.contact.len() as u32)
-            .filter(|r| live.contains(self.contact[*r as usize]) && !self.dead_rows.contains(*r))
+        let contact = self.row_contacts();
+        (0..self.time.len() as u32)
+            .filter(|r| live.contains(contact[*r as usize]) && !self.dead_rows.contains(*r))
             .collect()
     }
 }

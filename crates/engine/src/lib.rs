@@ -8,6 +8,7 @@
 //! fields are columns ([`columns`]); events are partitioned by name and
 //! stored columnar, grouped by contact and sorted by time ([`events`]).
 
+mod attr_column;
 pub mod columns;
 mod dict;
 mod engine;

@@ -164,7 +164,7 @@ pub async fn catalog(
                 let column = partition.column(attr)?;
                 let mut types = std::collections::BTreeSet::new();
                 for r in &rows {
-                    match column.cells[*r as usize] {
+                    match column.cell(*r) {
                         Cell::Absent => {}
                         Cell::Null => {
                             types.insert("null");

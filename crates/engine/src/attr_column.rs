@@ -1,0 +1,457 @@
+//! One event attribute's values across a partition's rows, stored by type.
+//!
+//! An attribute almost always carries one JSON type, so a column is typed
+//! by the values it has seen: strings as dictionary codes in the narrowest
+//! width the dictionary allows (1, 2 or 4 bytes), numbers as `f64`, booleans
+//! as one byte. "Absent" and `null` are reserved values of each encoding. A
+//! column that meets a second type becomes [`AttrData::Mixed`] (16-byte
+//! cells), which is what every column used to be.
+
+use flowseg_model::AttrValue;
+
+use crate::dict::Dictionary;
+
+/// One attribute value of one event.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell {
+    Absent,
+    Null,
+    Str(u32),
+    Num(f64),
+    Bool(bool),
+}
+
+/// Number-column bit patterns for "absent" and `null`: quiet NaNs with
+/// payloads no JSON number can produce (JSON has no NaN).
+const NUM_ABSENT: u64 = 0x7ff8_f10e_0000_0001;
+const NUM_NULL: u64 = 0x7ff8_f10e_0000_0002;
+/// Boolean-column bytes.
+const BOOL_FALSE: u8 = 0;
+const BOOL_TRUE: u8 = 1;
+const BOOL_ABSENT: u8 = 2;
+const BOOL_NULL: u8 = 3;
+
+/// Dictionary codes in one of three widths. In each width the largest value
+/// means "absent" and the one below it `null`; codes use the rest.
+#[derive(Debug, Clone)]
+enum Codes {
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+    U32(Vec<u32>),
+}
+
+/// Width-independent reserved codes (as returned by [`Codes::get`]).
+const CODE_ABSENT: u32 = u32::MAX;
+const CODE_NULL: u32 = u32::MAX - 1;
+
+trait Width: Copy {
+    const MAX: u32;
+    fn narrow(v: u32) -> Self;
+    fn widen(self) -> u32;
+}
+
+macro_rules! width {
+    ($t:ty) => {
+        impl Width for $t {
+            const MAX: u32 = <$t>::MAX as u32;
+            fn narrow(v: u32) -> Self {
+                v as $t
+            }
+            fn widen(self) -> u32 {
+                self as u32
+            }
+        }
+    };
+}
+width!(u8);
+width!(u16);
+width!(u32);
+
+/// A reserved or dictionary code in width `W`'s own terms.
+fn to_width<W: Width>(code: u32) -> W {
+    match code {
+        CODE_ABSENT => W::narrow(W::MAX),
+        CODE_NULL => W::narrow(W::MAX - 1),
+        c => W::narrow(c),
+    }
+}
+
+fn from_width<W: Width>(v: W) -> u32 {
+    match v.widen() {
+        x if x == W::MAX => CODE_ABSENT,
+        x if x == W::MAX - 1 => CODE_NULL,
+        x => x,
+    }
+}
+
+fn rewidth<A: Width, B: Width>(v: &[A]) -> Vec<B> {
+    v.iter().map(|x| to_width::<B>(from_width(*x))).collect()
+}
+
+impl Codes {
+    fn len(&self) -> usize {
+        match self {
+            Codes::U8(v) => v.len(),
+            Codes::U16(v) => v.len(),
+            Codes::U32(v) => v.len(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, row: usize) -> u32 {
+        match self {
+            Codes::U8(v) => from_width(v[row]),
+            Codes::U16(v) => from_width(v[row]),
+            Codes::U32(v) => from_width(v[row]),
+        }
+    }
+
+    /// Makes room for dictionary code `code` (widening when it does not fit).
+    fn fit(&mut self, code: u32) {
+        let fits = |max: u32| code >= CODE_NULL || code < max - 1;
+        match self {
+            Codes::U8(v) if !fits(u8::MAX as u32) => *self = Codes::U16(rewidth(v)),
+            _ => {}
+        }
+        match self {
+            Codes::U16(v) if !fits(u16::MAX as u32) => *self = Codes::U32(rewidth(v)),
+            _ => {}
+        }
+    }
+
+    fn push(&mut self, code: u32) {
+        self.fit(code);
+        match self {
+            Codes::U8(v) => v.push(to_width(code)),
+            Codes::U16(v) => v.push(to_width(code)),
+            Codes::U32(v) => v.push(to_width(code)),
+        }
+    }
+
+    fn set(&mut self, row: usize, code: u32) {
+        self.fit(code);
+        match self {
+            Codes::U8(v) => v[row] = to_width(code),
+            Codes::U16(v) => v[row] = to_width(code),
+            Codes::U32(v) => v[row] = to_width(code),
+        }
+    }
+
+    fn permute(&self, order: &[u32]) -> Codes {
+        match self {
+            Codes::U8(v) => Codes::U8(permute(v, order)),
+            Codes::U16(v) => Codes::U16(permute(v, order)),
+            Codes::U32(v) => Codes::U32(permute(v, order)),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Codes::U8(v) => v.capacity(),
+            Codes::U16(v) => v.capacity() * 2,
+            Codes::U32(v) => v.capacity() * 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum AttrData {
+    Text(Codes),
+    Number(Vec<f64>),
+    Bool(Vec<u8>),
+    Mixed(Vec<Cell>),
+}
+
+/// All values of one attribute across the partition's rows.
+#[derive(Debug, Clone)]
+pub struct AttrColumn {
+    data: AttrData,
+    pub dict: Dictionary,
+}
+
+/// The kind of column a value belongs in; `None` fits every kind.
+fn kind_of(cell: Cell) -> Option<u8> {
+    match cell {
+        Cell::Absent | Cell::Null => None,
+        Cell::Str(_) => Some(0),
+        Cell::Num(_) => Some(1),
+        Cell::Bool(_) => Some(2),
+    }
+}
+
+impl AttrColumn {
+    /// A column of `rows` absent values, typed for `first` (the value about
+    /// to be set).
+    pub fn new(rows: usize, first: Cell) -> AttrColumn {
+        let data = match kind_of(first) {
+            Some(1) => AttrData::Number(vec![f64::from_bits(NUM_ABSENT); rows]),
+            Some(2) => AttrData::Bool(vec![BOOL_ABSENT; rows]),
+            _ => AttrData::Text(Codes::U8(vec![u8::MAX; rows])),
+        };
+        AttrColumn {
+            data,
+            dict: Dictionary::default(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.data {
+            AttrData::Text(c) => c.len(),
+            AttrData::Number(v) => v.len(),
+            AttrData::Bool(v) => v.len(),
+            AttrData::Mixed(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value of a row.
+    #[inline]
+    pub fn cell(&self, row: u32) -> Cell {
+        let r = row as usize;
+        match &self.data {
+            AttrData::Text(c) => match c.get(r) {
+                CODE_ABSENT => Cell::Absent,
+                CODE_NULL => Cell::Null,
+                code => Cell::Str(code),
+            },
+            AttrData::Number(v) => {
+                let x = v[r];
+                match x.to_bits() {
+                    NUM_ABSENT => Cell::Absent,
+                    NUM_NULL => Cell::Null,
+                    _ => Cell::Num(x),
+                }
+            }
+            AttrData::Bool(v) => match v[r] {
+                BOOL_FALSE => Cell::Bool(false),
+                BOOL_TRUE => Cell::Bool(true),
+                BOOL_NULL => Cell::Null,
+                _ => Cell::Absent,
+            },
+            AttrData::Mixed(v) => v[r],
+        }
+    }
+
+    /// The number of a row, if it holds one (aggregates).
+    #[inline]
+    pub fn number(&self, row: u32) -> Option<f64> {
+        match &self.data {
+            AttrData::Number(v) => {
+                let x = v[row as usize];
+                (!x.is_nan()).then_some(x)
+            }
+            AttrData::Mixed(v) => match v[row as usize] {
+                Cell::Num(x) => Some(x),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The value of a row as the model's type (explain, checks).
+    pub fn value(&self, row: usize) -> Option<AttrValue> {
+        match self.cell(row as u32) {
+            Cell::Absent => None,
+            Cell::Null => Some(AttrValue::Null),
+            Cell::Str(c) => Some(AttrValue::Str(self.dict.get(c).to_string())),
+            Cell::Num(n) => Some(AttrValue::Num(n)),
+            Cell::Bool(b) => Some(AttrValue::Bool(b)),
+        }
+    }
+
+    /// The cell for a model value, interning strings.
+    pub fn encode(&mut self, value: &AttrValue) -> Cell {
+        match value {
+            AttrValue::Null => Cell::Null,
+            AttrValue::Str(s) => Cell::Str(self.dict.intern(s)),
+            AttrValue::Num(n) => Cell::Num(*n),
+            AttrValue::Bool(b) => Cell::Bool(*b),
+        }
+    }
+
+    /// Appends one row's value.
+    pub fn push(&mut self, cell: Cell) {
+        let row = self.len();
+        self.push_absent();
+        self.set(row, cell);
+    }
+
+    /// Appends a row without a value.
+    pub fn push_absent(&mut self) {
+        match &mut self.data {
+            AttrData::Text(c) => c.push(CODE_ABSENT),
+            AttrData::Number(v) => v.push(f64::from_bits(NUM_ABSENT)),
+            AttrData::Bool(v) => v.push(BOOL_ABSENT),
+            AttrData::Mixed(v) => v.push(Cell::Absent),
+        }
+    }
+
+    /// Sets an existing row's value; a value of another type than the
+    /// column's retypes the column (to that type when it holds no values
+    /// yet, to mixed otherwise).
+    pub fn set(&mut self, row: usize, cell: Cell) {
+        let stored = match (&mut self.data, cell) {
+            (AttrData::Mixed(v), c) => {
+                v[row] = c;
+                true
+            }
+            (AttrData::Text(c), Cell::Absent) => set_code(c, row, CODE_ABSENT),
+            (AttrData::Text(c), Cell::Null) => set_code(c, row, CODE_NULL),
+            (AttrData::Text(c), Cell::Str(code)) => set_code(c, row, code),
+            (AttrData::Number(v), Cell::Absent) => set_num(v, row, f64::from_bits(NUM_ABSENT)),
+            (AttrData::Number(v), Cell::Null) => set_num(v, row, f64::from_bits(NUM_NULL)),
+            (AttrData::Number(v), Cell::Num(x)) if !x.is_nan() => set_num(v, row, x),
+            (AttrData::Bool(v), Cell::Absent) => set_byte(v, row, BOOL_ABSENT),
+            (AttrData::Bool(v), Cell::Null) => set_byte(v, row, BOOL_NULL),
+            (AttrData::Bool(v), Cell::Bool(b)) => set_byte(v, row, u8::from(b)),
+            _ => false,
+        };
+        if !stored {
+            self.retype(row, cell);
+        }
+    }
+
+    /// Rebuilds the column so that `cell` fits at `row`.
+    fn retype(&mut self, row: usize, cell: Cell) {
+        let mut cells: Vec<Cell> = (0..self.len() as u32).map(|r| self.cell(r)).collect();
+        cells[row] = cell;
+        let kinds: Vec<u8> = cells.iter().filter_map(|c| kind_of(*c)).collect();
+        let uniform = kinds.windows(2).all(|w| w[0] == w[1]) && !cell_is_nan(cell);
+        let mut rebuilt = AttrColumn {
+            data: AttrData::Mixed(Vec::new()),
+            dict: std::mem::take(&mut self.dict),
+        };
+        if uniform {
+            let first = cells.iter().copied().find(|c| kind_of(*c).is_some());
+            let mut typed = AttrColumn::new(cells.len(), first.unwrap_or(Cell::Absent));
+            typed.dict = std::mem::take(&mut rebuilt.dict);
+            for (r, c) in cells.iter().enumerate() {
+                typed.set(r, *c);
+            }
+            rebuilt = typed;
+        } else {
+            rebuilt.data = AttrData::Mixed(cells);
+        }
+        *self = rebuilt;
+    }
+
+    /// The column with its rows reordered as `order` lists them.
+    pub fn permute(&self, order: &[u32]) -> AttrColumn {
+        let data = match &self.data {
+            AttrData::Text(c) => AttrData::Text(c.permute(order)),
+            AttrData::Number(v) => AttrData::Number(permute(v, order)),
+            AttrData::Bool(v) => AttrData::Bool(permute(v, order)),
+            AttrData::Mixed(v) => AttrData::Mixed(permute(v, order)),
+        };
+        AttrColumn {
+            data,
+            dict: self.dict.clone(),
+        }
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        let values = match &self.data {
+            AttrData::Text(c) => c.heap_bytes(),
+            AttrData::Number(v) => v.capacity() * 8,
+            AttrData::Bool(v) => v.capacity(),
+            AttrData::Mixed(v) => v.capacity() * std::mem::size_of::<Cell>(),
+        };
+        values + self.dict.heap_bytes()
+    }
+}
+
+fn cell_is_nan(cell: Cell) -> bool {
+    matches!(cell, Cell::Num(x) if x.is_nan())
+}
+
+fn set_code(c: &mut Codes, row: usize, code: u32) -> bool {
+    c.set(row, code);
+    true
+}
+
+fn set_num(v: &mut [f64], row: usize, x: f64) -> bool {
+    v[row] = x;
+    true
+}
+
+fn set_byte(v: &mut [u8], row: usize, b: u8) -> bool {
+    v[row] = b;
+    true
+}
+
+/// `values` reordered as `order` lists their rows.
+pub fn permute<T: Copy>(values: &[T], order: &[u32]) -> Vec<T> {
+    order.iter().map(|r| values[*r as usize]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cells(c: &AttrColumn) -> Vec<Cell> {
+        (0..c.len() as u32).map(|r| c.cell(r)).collect()
+    }
+
+    #[test]
+    fn typed_columns_keep_absent_null_and_values_apart() {
+        let mut c = AttrColumn::new(2, Cell::Num(1.0));
+        c.set(1, Cell::Num(2.5));
+        c.push(Cell::Null);
+        c.push(Cell::Num(-0.0));
+        assert_eq!(
+            cells(&c),
+            [Cell::Absent, Cell::Num(2.5), Cell::Null, Cell::Num(-0.0)]
+        );
+        assert_eq!(c.number(1), Some(2.5));
+        assert_eq!(c.number(2), None);
+        let mut b = AttrColumn::new(1, Cell::Bool(false));
+        b.push(Cell::Bool(false));
+        b.push(Cell::Bool(true));
+        b.push(Cell::Null);
+        assert_eq!(
+            cells(&b),
+            [
+                Cell::Absent,
+                Cell::Bool(false),
+                Cell::Bool(true),
+                Cell::Null
+            ]
+        );
+    }
+
+    #[test]
+    fn string_codes_widen_as_the_dictionary_grows() {
+        let mut c = AttrColumn::new(1, Cell::Str(0));
+        for i in 0..70_000u32 {
+            let cell = c.encode(&AttrValue::Str(format!("v{i}")));
+            c.push(cell);
+        }
+        c.push(Cell::Null);
+        assert_eq!(c.cell(0), Cell::Absent);
+        assert_eq!(c.cell(254), Cell::Str(253));
+        assert_eq!(c.cell(70_000), Cell::Str(69_999));
+        assert_eq!(c.cell(70_001), Cell::Null);
+        assert_eq!(c.dict.get(69_999), "v69999");
+    }
+
+    #[test]
+    fn a_second_type_makes_the_column_mixed() {
+        let mut c = AttrColumn::new(0, Cell::Null);
+        c.push(Cell::Null);
+        c.push(Cell::Num(3.0)); // only nulls before: becomes numeric
+        assert!(matches!(c.data, AttrData::Number(_)));
+        let s = c.encode(&AttrValue::Str("x".into()));
+        c.push(s);
+        c.push(Cell::Bool(true));
+        assert!(matches!(c.data, AttrData::Mixed(_)));
+        assert_eq!(
+            cells(&c),
+            [Cell::Null, Cell::Num(3.0), Cell::Str(0), Cell::Bool(true)]
+        );
+        let p = c.permute(&[3, 0, 2]);
+        assert_eq!(cells(&p), [Cell::Bool(true), Cell::Null, Cell::Str(0)]);
+    }
+}
