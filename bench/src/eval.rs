@@ -44,7 +44,13 @@ pub fn run(data: &Path, now: i64, reps: usize, out: &Path) -> Result<(), String>
     eprintln!("flowseg: indexes of {contacts} contacts and {events} events built in {load_s:.2} s");
     let source = engine.segment_source(ACCOUNT);
     let mut segments = serde_json::Map::new();
-    for seg in SUITE {
+    // For profiling one shape: FLOWSEG_BENCH_ONLY=headline,abandoned_cart.
+    let only = std::env::var("FLOWSEG_BENCH_ONLY").ok();
+    let wanted = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|n| n == name))
+    };
+    for seg in SUITE.iter().filter(|s| wanted(s.name)) {
         let rule = seg.rule();
         let mut times = Vec::with_capacity(reps);
         let mut members = None;

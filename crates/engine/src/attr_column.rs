@@ -338,18 +338,14 @@ impl AttrColumn {
         *self = rebuilt;
     }
 
-    /// The column with its rows reordered as `order` lists them.
-    pub fn permute(&self, order: &[u32]) -> AttrColumn {
-        let data = match &self.data {
+    /// Reorders the rows as `order` lists them (the dictionary stays).
+    pub fn permute(&mut self, order: &[u32]) {
+        self.data = match &self.data {
             AttrData::Text(c) => AttrData::Text(c.permute(order)),
             AttrData::Number(v) => AttrData::Number(permute(v, order)),
             AttrData::Bool(v) => AttrData::Bool(permute(v, order)),
             AttrData::Mixed(v) => AttrData::Mixed(permute(v, order)),
         };
-        AttrColumn {
-            data,
-            dict: self.dict.clone(),
-        }
     }
 
     pub fn heap_bytes(&self) -> usize {
@@ -451,7 +447,7 @@ mod tests {
             cells(&c),
             [Cell::Null, Cell::Num(3.0), Cell::Str(0), Cell::Bool(true)]
         );
-        let p = c.permute(&[3, 0, 2]);
-        assert_eq!(cells(&p), [Cell::Bool(true), Cell::Null, Cell::Str(0)]);
+        c.permute(&[3, 0, 2]);
+        assert_eq!(cells(&c), [Cell::Bool(true), Cell::Null, Cell::Str(0)]);
     }
 }

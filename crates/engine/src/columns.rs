@@ -125,8 +125,8 @@ impl Column {
         match (self, test) {
             (Column::Text { codes, .. }, ValueTest::HasValue) => scan(codes, |c| *c != NO_TEXT),
             (Column::Text { codes, dict }, ValueTest::Text(t)) => {
-                let pass = dict.matching(t);
-                scan(codes, |c| *c != NO_TEXT && pass[*c as usize])
+                let pass = dict.text_verdicts(t);
+                scan(codes, |c| *c != NO_TEXT && pass.get(*c))
             }
             (Column::Number(v), ValueTest::HasValue) => scan(v, |n| !n.is_nan()),
             (Column::Number(v), ValueTest::Number(t)) => select_numbers(v, t),

@@ -7,12 +7,14 @@
 //! lookup table holds only codes, and a lower-cased copy is kept only for
 //! the strings whose lower-case form differs.
 
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex};
+
 use flowseg_rules::plan::TextTest;
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
-use std::hash::BuildHasher;
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct Dictionary {
     /// Every string's bytes, end to end, in code order.
     bytes: Vec<u8>,
@@ -24,6 +26,48 @@ pub struct Dictionary {
     lowered: Vec<(u32, Box<str>)>,
     /// Codes, found by the hash of their string.
     table: HashTable<u32>,
+    /// Recently used tests' verdicts, most recent last (see [`verdicts`]).
+    ///
+    /// [`verdicts`]: Dictionary::verdicts
+    cache: Mutex<Vec<(String, Arc<Verdicts>)>>,
+}
+
+/// How many tests' verdicts a dictionary remembers.
+const CACHED_TESTS: usize = 16;
+
+impl Clone for Dictionary {
+    fn clone(&self) -> Self {
+        Dictionary {
+            bytes: self.bytes.clone(),
+            ends: self.ends.clone(),
+            lowered: self.lowered.clone(),
+            table: self.table.clone(),
+            cache: Mutex::default(),
+        }
+    }
+}
+
+/// One test's verdict for every code of a dictionary, one bit each.
+#[derive(Debug, Default, Clone)]
+pub struct Verdicts {
+    bits: Vec<u64>,
+    len: usize,
+}
+
+impl Verdicts {
+    #[inline]
+    pub fn get(&self, code: u32) -> bool {
+        let c = code as usize;
+        c < self.len && (self.bits[c >> 6] >> (c & 63)) & 1 == 1
+    }
+
+    fn push(&mut self, pass: bool) {
+        if self.len & 63 == 0 {
+            self.bits.push(0);
+        }
+        self.bits[self.len >> 6] |= u64::from(pass) << (self.len & 63);
+        self.len += 1;
+    }
 }
 
 /// A fixed hasher: the table is rebuilt from the arena, never persisted, and
@@ -49,6 +93,7 @@ impl Dictionary {
             ends,
             lowered,
             table,
+            ..
         } = self;
         if let Some(code) = table.find(hash, |c| str_at(bytes, ends, *c) == s) {
             return *code;
@@ -83,22 +128,59 @@ impl Dictionary {
         self.ends.is_empty()
     }
 
-    /// For every code, whether its string passes `test` (the empty string,
-    /// "no value", never does).
-    pub fn matching(&self, test: &TextTest) -> Vec<bool> {
-        if !test.reads_lowercase() {
-            return self.map_each(|s| !s.is_empty() && test.matches_prepared(s));
-        }
-        let mut lowered = self.lowered.iter().peekable();
-        (0..self.len() as u32)
-            .map(|code| {
-                let s = match lowered.next_if(|(c, _)| *c == code) {
-                    Some((_, lower)) => lower,
-                    None => self.get(code),
-                };
-                !s.is_empty() && test.matches_prepared(s)
+    /// For every code, whether its string passes a test, given the string
+    /// as stored and lower-cased. `key` names the test (and whatever else
+    /// the verdict depends on): verdicts are remembered per key, and as
+    /// codes are only ever added, a remembered verdict is extended to new
+    /// codes instead of recomputed. A segment evaluated again thus pays for
+    /// its text tests once, not once per distinct value per evaluation.
+    pub fn verdicts(&self, key: &str, pass: impl Fn(&str, &str) -> bool) -> Arc<Verdicts> {
+        let cached = {
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            let at = cache.iter().position(|(k, _)| k == key);
+            at.map(|i| {
+                let entry = cache.remove(i);
+                let v = entry.1.clone();
+                cache.push(entry);
+                v
             })
-            .collect()
+        };
+        if let Some(v) = &cached
+            && v.len == self.len()
+        {
+            return v.clone();
+        }
+        let mut v = cached.map_or_else(Verdicts::default, |v| (*v).clone());
+        let mut lowered = self.lowered.iter().peekable();
+        while lowered.peek().is_some_and(|(c, _)| (*c as usize) < v.len) {
+            lowered.next();
+        }
+        for code in v.len as u32..self.len() as u32 {
+            let s = self.get(code);
+            let lower = match lowered.next_if(|(c, _)| *c == code) {
+                Some((_, l)) => &**l,
+                None => s,
+            };
+            v.push(pass(s, lower));
+        }
+        let v = Arc::new(v);
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.retain(|(k, _)| k != key);
+        if cache.len() >= CACHED_TESTS {
+            cache.remove(0);
+        }
+        cache.push((key.to_string(), v.clone()));
+        v
+    }
+
+    /// A text test's verdicts (see [`verdicts`]).
+    ///
+    /// [`verdicts`]: Dictionary::verdicts
+    pub fn text_verdicts(&self, test: &TextTest) -> Arc<Verdicts> {
+        let lower = test.reads_lowercase();
+        self.verdicts(&format!("text {test:?}"), |s, l| {
+            !s.is_empty() && test.matches_prepared(if lower { l } else { s })
+        })
     }
 
     /// For every code, a predicate over the string as stored.
@@ -116,6 +198,10 @@ impl Dictionary {
                 .map(|(_, s)| s.len() + 24)
                 .sum::<usize>()
             + self.table.capacity() * (std::mem::size_of::<u32>() + 1)
+            + self
+                .cache
+                .lock()
+                .map_or(0, |c| c.iter().map(|(_, v)| v.bits.capacity() * 8).sum())
     }
 }
 
@@ -141,5 +227,22 @@ mod tests {
         assert_eq!(d.len(), 10_003);
         assert_eq!(d.code_of("s9999"), Some(10_002));
         assert_eq!(d.get(10_002), "s9999");
+    }
+
+    #[test]
+    fn remembered_verdicts_extend_to_new_codes() {
+        let mut d = Dictionary::default();
+        d.intern("Gmail.com");
+        d.intern("wp.pl");
+        let key = "contains gmail";
+        let contains = |_: &str, l: &str| l.contains("gmail");
+        let v = d.verdicts(key, contains);
+        assert!(v.get(0) && !v.get(1) && !v.get(2));
+        d.intern("x@GMAIL.com");
+        let v = d.verdicts(key, contains);
+        assert!(v.get(0) && !v.get(1) && v.get(2));
+        // Another key is another test.
+        let v = d.verdicts("wp", |s, _| s.starts_with("wp"));
+        assert!(!v.get(0) && v.get(1) && !v.get(2));
     }
 }

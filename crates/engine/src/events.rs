@@ -12,13 +12,41 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
+use std::sync::Arc;
 
 use flowseg_model::AttrValue;
-use flowseg_rules::plan::AttrPlan;
+use flowseg_rules::plan::{AttrPlan, AttrTest};
 use roaring::RoaringBitmap;
 
 use crate::attr_column::permute;
 pub use crate::attr_column::{AttrColumn, Cell};
+use crate::dict::Verdicts;
+
+/// Whether an attribute test's verdict on a string depends on the
+/// evaluation time (date strings against a relative range).
+fn depends_on_now(test: &AttrTest) -> bool {
+    match test {
+        AttrTest::Date(_) => true,
+        AttrTest::AnyOf(tests) => tests.iter().any(depends_on_now),
+        _ => false,
+    }
+}
+
+/// [`AttrTest::matches`] for a string value, given it as stored and
+/// lower-cased (so no string is copied or lower-cased per test).
+fn string_passes(test: &AttrTest, now: i64, s: &str, lower: &str) -> bool {
+    match test {
+        AttrTest::HasValue => !s.is_empty(),
+        AttrTest::Text(t) => {
+            !s.is_empty() && t.matches_prepared(if t.reads_lowercase() { lower } else { s })
+        }
+        AttrTest::Date(r) => {
+            flowseg_model::time::parse_instant(s).is_ok_and(|t| r.contains(now, t))
+        }
+        AttrTest::AnyOf(tests) => tests.iter().any(|t| string_passes(t, now, s, lower)),
+        AttrTest::Number(_) | AttrTest::Bool(_) => false,
+    }
+}
 
 /// Smallest pending tail that triggers a merge into the base.
 const MIN_PENDING_TO_COMPACT: usize = 4096;
@@ -156,7 +184,7 @@ impl EventPartition {
         drop(contact);
         self.time = permute(&self.time, &order);
         for col in &mut self.attrs {
-            *col = col.permute(&order);
+            col.permute(&order);
         }
         self.base_len = self.time.len();
         self.tail_contact = Vec::new();
@@ -246,12 +274,17 @@ impl EventPartition {
             .iter()
             .map(|f| {
                 let column = self.column(&f.attribute);
-                let string_pass = column
-                    .map(|c| {
-                        c.dict
-                            .map_each(|s| f.test.matches(now, Some(&AttrValue::Str(s.to_string()))))
-                    })
-                    .unwrap_or_default();
+                let string_pass = column.map(|c| {
+                    // A verdict on a date string depends on `now`; others do not,
+                    // so they stay remembered across evaluation times.
+                    let key = if depends_on_now(&f.test) {
+                        format!("attr {:?} at {now}", f.test)
+                    } else {
+                        format!("attr {:?}", f.test)
+                    };
+                    c.dict
+                        .verdicts(&key, |s, lower| string_passes(&f.test, now, s, lower))
+                });
                 PreparedFilter {
                     plan: f,
                     column,
@@ -282,7 +315,7 @@ impl EventPartition {
 pub struct PreparedFilter<'p, 'c> {
     plan: &'p AttrPlan,
     column: Option<&'c AttrColumn>,
-    string_pass: Vec<bool>,
+    string_pass: Option<Arc<Verdicts>>,
     now: i64,
 }
 
@@ -292,7 +325,7 @@ impl PreparedFilter<'_, '_> {
         let positive = match cell {
             Cell::Absent => self.plan.test.matches(self.now, None),
             Cell::Null => self.plan.test.matches(self.now, Some(&AttrValue::Null)),
-            Cell::Str(code) => self.string_pass[code as usize],
+            Cell::Str(code) => self.string_pass.as_ref().is_some_and(|v| v.get(code)),
             Cell::Num(n) => self.plan.test.matches(self.now, Some(&AttrValue::Num(n))),
             Cell::Bool(b) => self.plan.test.matches(self.now, Some(&AttrValue::Bool(b))),
         };
