@@ -32,8 +32,15 @@ pub fn run(data: &Path, now: i64, reps: usize, out: &Path) -> Result<(), String>
     std::fs::create_dir_all(&ids_dir).map_err(|e| e.to_string())?;
     let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let rss_before = rss_bytes();
+    // The in-process figure is the full build from the store: an index
+    // snapshot left by `ops` is removed first (FLOWSEG_BENCH_SNAPSHOT=1
+    // keeps it, to profile evaluation without waiting for a rebuild).
+    if std::env::var_os("FLOWSEG_BENCH_SNAPSHOT").is_none() {
+        let _ = std::fs::remove_file(data.join("flowseg").join("index.snapshot"));
+    }
     let started = Instant::now();
     let engine = Engine::open(&data.join("flowseg")).map_err(|e| e.to_string())?;
+    let index_source = format!("{:?}", engine.loaded_from());
     let load_s = started.elapsed().as_secs_f64();
     let rss_after = rss_bytes();
     let handle = engine.index(ACCOUNT).map_err(|e| e.to_string())?;
@@ -91,6 +98,7 @@ pub fn run(data: &Path, now: i64, reps: usize, out: &Path) -> Result<(), String>
         "contacts": contacts,
         "events": events,
         "load_s": load_s,
+        "index_source": index_source,
         "loadavg_at_start": loadavg.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
         "store_file_bytes": std::fs::metadata(data.join("flowseg").join(flowseg_store::DB_FILE)).map_or(0, |m| m.len()),
         "rss_delta_bytes": rss_after.saturating_sub(rss_before),

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use flowseg_engine::Engine;
+use flowseg_engine::{Engine, IndexSource};
 use flowseg_server::{ServerConfig, admin_token, shutdown_signal};
 
 use crate::ServeArgs;
@@ -26,10 +26,17 @@ pub fn run(data: &Path, args: &ServeArgs, greeting: Option<Greeting>) -> Result<
         .try_init();
     let started = std::time::Instant::now();
     let engine = Arc::new(Engine::open(data).map_err(|e| e.to_string())?);
-    tracing::info!(
-        seconds = started.elapsed().as_secs_f64(),
-        "Loaded the indexes."
-    );
+    match engine.loaded_from() {
+        IndexSource::Snapshot => tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            "Loaded the indexes from the snapshot of the last clean shutdown."
+        ),
+        IndexSource::Store(why) => tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            reason = why.as_str(),
+            "Rebuilt the indexes from the store."
+        ),
+    }
     let (admin_hash, new_token) = admin_token(engine.store(), args.admin_token.as_deref())?;
     let config = ServerConfig {
         rate_per_second: args.rate_limit,
@@ -37,7 +44,7 @@ pub fn run(data: &Path, args: &ServeArgs, greeting: Option<Greeting>) -> Result<
         max_body_bytes: args.max_body_mib << 20,
         ..ServerConfig::default()
     };
-    let state = flowseg_server::state(engine, admin_hash, config);
+    let state = flowseg_server::state(engine.clone(), admin_hash, config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -61,5 +68,17 @@ pub fn run(data: &Path, args: &ServeArgs, greeting: Option<Greeting>) -> Result<
         flowseg_server::serve(listener, state, shutdown_signal())
             .await
             .map_err(|e| format!("the server stopped: {e}"))
-    })
+    })?;
+    // Drained: every acknowledged write is in the store and the indexes.
+    // The snapshot only speeds up the next start; failing to write it
+    // loses nothing (the next start rebuilds from the store).
+    let started = std::time::Instant::now();
+    match engine.save_snapshot() {
+        Ok(()) => tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            "Saved the index snapshot for the next start."
+        ),
+        Err(e) => tracing::warn!(error = %e, "Could not save the index snapshot."),
+    }
+    Ok(())
 }

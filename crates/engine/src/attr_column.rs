@@ -10,6 +10,7 @@
 use flowseg_model::AttrValue;
 
 use crate::dict::Dictionary;
+use crate::snapshot::{Reader, Writer, invalid};
 
 /// One attribute value of one event.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -356,6 +357,94 @@ impl AttrColumn {
             AttrData::Mixed(v) => v.capacity() * std::mem::size_of::<Cell>(),
         };
         values + self.dict.heap_bytes()
+    }
+}
+
+impl AttrColumn {
+    pub fn write_to<W: std::io::Write>(&self, w: &mut Writer<W>) -> std::io::Result<()> {
+        match &self.data {
+            AttrData::Text(Codes::U8(v)) => {
+                w.u8(0)?;
+                w.slice(v)?;
+            }
+            AttrData::Text(Codes::U16(v)) => {
+                w.u8(1)?;
+                w.slice(v)?;
+            }
+            AttrData::Text(Codes::U32(v)) => {
+                w.u8(2)?;
+                w.slice(v)?;
+            }
+            AttrData::Number(v) => {
+                w.u8(3)?;
+                w.slice(v)?;
+            }
+            AttrData::Bool(v) => {
+                w.u8(4)?;
+                w.slice(v)?;
+            }
+            AttrData::Mixed(cells) => {
+                w.u8(5)?;
+                w.u64(cells.len() as u64)?;
+                for c in cells {
+                    match c {
+                        Cell::Absent => w.u8(0)?,
+                        Cell::Null => w.u8(1)?,
+                        Cell::Str(code) => {
+                            w.u8(2)?;
+                            w.u32(*code)?;
+                        }
+                        Cell::Num(x) => {
+                            w.u8(3)?;
+                            w.f64(*x)?;
+                        }
+                        Cell::Bool(b) => w.u8(4 + u8::from(*b))?,
+                    }
+                }
+            }
+        }
+        self.dict.write_to(w)
+    }
+
+    pub fn read_from<R: std::io::Read>(r: &mut Reader<R>) -> std::io::Result<AttrColumn> {
+        let data = match r.u8()? {
+            0 => AttrData::Text(Codes::U8(r.vec()?)),
+            1 => AttrData::Text(Codes::U16(r.vec()?)),
+            2 => AttrData::Text(Codes::U32(r.vec()?)),
+            3 => AttrData::Number(r.vec()?),
+            4 => AttrData::Bool(r.vec()?),
+            5 => {
+                let n = r.u64()?;
+                let mut cells = Vec::new();
+                for _ in 0..n {
+                    cells.push(match r.u8()? {
+                        0 => Cell::Absent,
+                        1 => Cell::Null,
+                        2 => Cell::Str(r.u32()?),
+                        3 => Cell::Num(r.f64()?),
+                        4 => Cell::Bool(false),
+                        5 => Cell::Bool(true),
+                        _ => return Err(invalid("an unknown attribute cell")),
+                    });
+                }
+                AttrData::Mixed(cells)
+            }
+            _ => return Err(invalid("an unknown attribute column type")),
+        };
+        let column = AttrColumn {
+            data,
+            dict: Dictionary::read_from(r)?,
+        };
+        // Every string code must name a dictionary entry (`get` indexes it).
+        let strings = column.dict.len() as u32;
+        let in_range = (0..column.len() as u32).all(|row| match column.cell(row) {
+            Cell::Str(code) => code < strings,
+            _ => true,
+        });
+        if !in_range {
+            return Err(invalid("an attribute code outside its dictionary"));
+        }
+        Ok(column)
     }
 }
 

@@ -9,6 +9,7 @@ use flowseg_rules::plan::{NumberTest, TimeRange, ValueTest};
 use roaring::RoaringBitmap;
 
 use crate::dict::Dictionary;
+use crate::snapshot::{Reader, Writer, invalid};
 
 /// "No value" in a number column.
 const NO_NUMBER: f64 = f64::NAN;
@@ -161,6 +162,54 @@ impl Column {
             Column::Date(v) => v.len() * 8,
             Column::Bool { trues, falses } => trues.serialized_size() + falses.serialized_size(),
         }
+    }
+}
+
+impl Column {
+    pub fn write_to<W: std::io::Write>(&self, w: &mut Writer<W>) -> std::io::Result<()> {
+        match self {
+            Column::Text { codes, dict } => {
+                w.u8(0)?;
+                w.slice(codes)?;
+                dict.write_to(w)
+            }
+            Column::Number(v) => {
+                w.u8(1)?;
+                w.slice(v)
+            }
+            Column::Date(v) => {
+                w.u8(2)?;
+                w.slice(v)
+            }
+            Column::Bool { trues, falses } => {
+                w.u8(3)?;
+                w.bitmap(trues)?;
+                w.bitmap(falses)
+            }
+        }
+    }
+
+    pub fn read_from<R: std::io::Read>(r: &mut Reader<R>) -> std::io::Result<Column> {
+        Ok(match r.u8()? {
+            0 => {
+                let codes: Vec<u32> = r.vec()?;
+                let dict = Dictionary::read_from(r)?;
+                if codes
+                    .iter()
+                    .any(|c| *c != NO_TEXT && *c as usize >= dict.len())
+                {
+                    return Err(invalid("a text code outside its dictionary"));
+                }
+                Column::Text { codes, dict }
+            }
+            1 => Column::Number(r.vec()?),
+            2 => Column::Date(r.vec()?),
+            3 => Column::Bool {
+                trues: r.bitmap()?,
+                falses: r.bitmap()?,
+            },
+            _ => return Err(invalid("an unknown column type")),
+        })
     }
 }
 

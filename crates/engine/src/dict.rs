@@ -14,6 +14,8 @@ use flowseg_rules::plan::TextTest;
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 
+use crate::snapshot::{Reader, Writer, invalid};
+
 #[derive(Debug, Default)]
 pub struct Dictionary {
     /// Every string's bytes, end to end, in code order.
@@ -87,6 +89,7 @@ fn str_at<'a>(bytes: &'a [u8], ends: &[u64], code: u32) -> &'a str {
 impl Dictionary {
     /// The code of `s`, adding it when new.
     pub fn intern(&mut self, s: &str) -> u32 {
+        self.ensure_table();
         let hash = HASHER.hash_one(s);
         let Dictionary {
             bytes,
@@ -109,11 +112,61 @@ impl Dictionary {
         code
     }
 
-    /// The code of `s`, if it is in the dictionary.
-    pub fn code_of(&self, s: &str) -> Option<u32> {
-        self.table
-            .find(HASHER.hash_one(s), |c| self.get(*c) == s)
-            .copied()
+    /// Builds the lookup table if it lags the arena (a dictionary read
+    /// from a snapshot gets its table on the first new string, so that a
+    /// restart does not hash every string up front).
+    fn ensure_table(&mut self) {
+        if self.table.len() == self.ends.len() {
+            return;
+        }
+        let Dictionary {
+            bytes, ends, table, ..
+        } = self;
+        table.clear();
+        table.reserve(ends.len(), |c| HASHER.hash_one(str_at(bytes, ends, *c)));
+        for code in 0..ends.len() as u32 {
+            let hash = HASHER.hash_one(str_at(bytes, ends, code));
+            table.insert_unique(hash, code, |c| HASHER.hash_one(str_at(bytes, ends, *c)));
+        }
+    }
+
+    pub fn write_to<W: std::io::Write>(&self, w: &mut Writer<W>) -> std::io::Result<()> {
+        w.slice(&self.bytes)?;
+        w.slice(&self.ends)?;
+        w.u64(self.lowered.len() as u64)?;
+        for (code, lower) in &self.lowered {
+            w.u32(*code)?;
+            w.str(lower)?;
+        }
+        Ok(())
+    }
+
+    pub fn read_from<R: std::io::Read>(r: &mut Reader<R>) -> std::io::Result<Dictionary> {
+        let bytes: Vec<u8> = r.vec()?;
+        let ends: Vec<u64> = r.vec()?;
+        // `get` slices the arena unchecked for UTF-8: check it once here.
+        let mut start = 0usize;
+        for end in &ends {
+            let end = *end as usize;
+            if end < start || end > bytes.len() || std::str::from_utf8(&bytes[start..end]).is_err()
+            {
+                return Err(invalid("a dictionary string out of bounds or not UTF-8"));
+            }
+            start = end;
+        }
+        let n = r.u64()?;
+        let mut lowered = Vec::new();
+        for _ in 0..n {
+            let code = r.u32()?;
+            lowered.push((code, r.string()?.into_boxed_str()));
+        }
+        Ok(Dictionary {
+            bytes,
+            ends,
+            lowered,
+            table: HashTable::new(),
+            cache: Mutex::default(),
+        })
     }
 
     pub fn get(&self, code: u32) -> &str {
@@ -219,13 +272,12 @@ mod tests {
         assert_eq!(d.intern("Kraków"), a);
         assert_eq!(d.get(a), "Kraków");
         assert_eq!(d.get(c), "");
-        assert_eq!(d.code_of("kraków"), Some(b));
-        assert_eq!(d.code_of("KRAKÓW"), None);
+        assert_eq!(d.intern("kraków"), b);
         for i in 0..10_000 {
             d.intern(&format!("s{i}"));
         }
         assert_eq!(d.len(), 10_003);
-        assert_eq!(d.code_of("s9999"), Some(10_002));
+        assert_eq!(d.intern("s9999"), 10_002);
         assert_eq!(d.get(10_002), "s9999");
     }
 

@@ -32,6 +32,17 @@ pub enum EngineError {
 pub struct Engine {
     store: Arc<Store>,
     accounts: RwLock<HashMap<String, Arc<RwLock<AccountIndex>>>>,
+    dir: std::path::PathBuf,
+    loaded_from: IndexSource,
+}
+
+/// Where [`Engine::open`] got the indexes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexSource {
+    /// Read back from the snapshot of a clean shutdown.
+    Snapshot,
+    /// Rebuilt from the store; the reason the snapshot was not used.
+    Store(String),
 }
 
 fn ordinal(seq: u64) -> Result<u32, EngineError> {
@@ -42,18 +53,62 @@ fn ordinal(seq: u64) -> Result<u32, EngineError> {
 pub type IndexGuard<'a> = RwLockReadGuard<'a, AccountIndex>;
 
 impl Engine {
-    /// Opens the store in `dir` and builds every account's index from it.
+    /// Opens the store in `dir` and builds every account's index: from the
+    /// index snapshot when it is current (nothing written since a clean
+    /// shutdown saved it), from the store otherwise.
     pub fn open(dir: &Path) -> Result<Engine, EngineError> {
         let store = Arc::new(Store::open(dir)?);
-        let mut accounts = HashMap::new();
-        for account in store.accounts()? {
-            let index = load_index(&store, &account.id)?;
-            accounts.insert(account.id, Arc::new(RwLock::new(index)));
-        }
+        let ids: Vec<String> = store.accounts()?.into_iter().map(|a| a.id).collect();
+        let (indexes, loaded_from) = match read_snapshot(dir, &store, &ids) {
+            Ok(indexes) => (indexes, IndexSource::Snapshot),
+            Err(why) => {
+                let mut indexes = HashMap::new();
+                for id in &ids {
+                    indexes.insert(id.clone(), load_index(&store, id)?);
+                }
+                (indexes, IndexSource::Store(why))
+            }
+        };
+        let accounts = indexes
+            .into_iter()
+            .map(|(id, index)| (id, Arc::new(RwLock::new(index))))
+            .collect();
         Ok(Engine {
             store,
             accounts: RwLock::new(accounts),
+            dir: dir.to_path_buf(),
+            loaded_from,
         })
+    }
+
+    /// Where the indexes came from at [`open`](Engine::open).
+    pub fn loaded_from(&self) -> &IndexSource {
+        &self.loaded_from
+    }
+
+    /// Saves every index to the snapshot file, for a fast next start (call
+    /// on a clean shutdown). Writers wait while it runs; the snapshot is
+    /// stamped with the store generation it reflects.
+    pub fn save_snapshot(&self) -> Result<(), EngineError> {
+        let accounts = self.accounts.read().unwrap_or_else(|e| e.into_inner());
+        let mut ids: Vec<&String> = accounts.keys().collect();
+        ids.sort();
+        let mut guards = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let mut guard = accounts[*id].write().unwrap_or_else(|e| e.into_inner());
+            guard.compact();
+            guards.push(guard);
+        }
+        // Every index is locked, so no write can land between reading the
+        // generation and writing the indexes it stamps.
+        let generation = self.store.generation()?;
+        let list: Vec<(&str, &AccountIndex)> = ids
+            .iter()
+            .zip(&guards)
+            .map(|(id, g)| (id.as_str(), &**g))
+            .collect();
+        crate::snapshot::save(&self.dir, generation, &list).map_err(StoreError::from)?;
+        Ok(())
     }
 
     pub fn store(&self) -> &Store {
@@ -269,6 +324,28 @@ impl StoredSegments<'_> {
 
 /// Builds an account's index from the store: schema, contacts, then events
 /// (streamed contact by contact, merged once at the end).
+/// The snapshot's indexes if the snapshot is current and names exactly the
+/// store's accounts; otherwise why not.
+fn read_snapshot(
+    dir: &Path,
+    store: &Store,
+    ids: &[String],
+) -> Result<HashMap<String, AccountIndex>, String> {
+    let generation = store.generation().map_err(|e| e.to_string())?;
+    let loaded = crate::snapshot::load(dir, generation)
+        .map_err(|e| format!("the snapshot is unreadable: {e}"))?
+        .ok_or("no snapshot of the store's current generation")?;
+    let indexes: HashMap<String, AccountIndex> = loaded.into_iter().collect();
+    let mut want: Vec<&String> = ids.iter().collect();
+    let mut have: Vec<&String> = indexes.keys().collect();
+    want.sort();
+    have.sort();
+    if want != have {
+        return Err("the snapshot's accounts differ from the store's".into());
+    }
+    Ok(indexes)
+}
+
 fn load_index(store: &Store, account: &str) -> Result<AccountIndex, EngineError> {
     let mut index = AccountIndex::new(&store.schema(account)?);
     let mut overflow = None;
@@ -370,5 +447,100 @@ mod tests {
                 .field_value(0, "Age"),
             None
         );
+    }
+
+    #[test]
+    fn a_clean_shutdown_snapshot_restores_the_same_indexes_and_a_later_write_voids_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = parse_instant("2026-06-30T00:00:00Z").unwrap();
+        let rules = [
+            json!({"field": "Age", "op": "gte", "value": 18}),
+            json!({"field": "Email", "op": "contains", "value": "X.IO"}),
+            json!({"event": "purchase", "where": [{"attribute": "sku", "op": "equals", "value": "Ab"}]}),
+            json!({"event": "purchase", "where": [{"attribute": "value", "op": "gt", "value": 10}]}),
+            json!({"event": "purchase", "where": [{"attribute": "gift", "op": "is_true"}]}),
+            json!({"event": "purchase", "where": [{"attribute": "any", "op": "has_value"}]}),
+            json!({"event": "purchase", "within": {"last": "5d"}}),
+        ];
+        let counts = |engine: &Engine| -> Vec<u64> {
+            rules
+                .iter()
+                .map(|r| count(engine, "a1", r.clone(), now))
+                .collect()
+        };
+        let before = {
+            let engine = Engine::open(dir.path()).unwrap();
+            engine
+                .create_account(AccountRecord {
+                    id: "a1".into(),
+                    created_at: now,
+                    addons: Default::default(),
+                    keys: vec![],
+                })
+                .unwrap();
+            let age = FieldDef {
+                name: "Age".into(),
+                field_type: flowseg_model::FieldType::Number,
+            };
+            engine.add_field("a1", age).unwrap();
+            let schema = engine.store().schema("a1").unwrap();
+            let writes: Vec<ContactWrite> = (0..40)
+                .map(|i| {
+                    let v = json!({"Email": format!("p{i}@X.io"), "Age": i});
+                    flowseg_model::contact::parse_contact_write(&schema, v.as_object().unwrap())
+                        .unwrap()
+                })
+                .collect();
+            engine.upsert_contacts("a1", &writes, now).unwrap();
+            let events: Vec<EventInput> = (0..200)
+                .map(|i| {
+                    // `any` takes every JSON type (a mixed column); the others one each.
+                    let any = match i % 4 {
+                        0 => json!("s"),
+                        1 => json!(i),
+                        2 => json!(true),
+                        _ => json!(null),
+                    };
+                    let sku = ["Ab", "ab", "Cd"][i % 3];
+                    let v = json!({"name": "purchase", "contact": {"email": format!("p{}@x.io", i % 40)},
+                        "time": flowseg_model::time::format_instant(now - (i as i64) * 3_600_000),
+                        "attributes": {"sku": sku, "value": i, "gift": i % 5 == 0, "any": any}});
+                    parse_event(&v).unwrap()
+                })
+                .collect();
+            engine.append_events("a1", &events, now).unwrap();
+            assert!(engine.delete_contact("a1", "c3").unwrap());
+            let before = counts(&engine);
+            engine.save_snapshot().unwrap();
+            before
+        };
+        assert!(before.iter().all(|c| *c > 0), "{before:?}");
+        {
+            let engine = Engine::open(dir.path()).unwrap();
+            assert_eq!(engine.loaded_from(), &IndexSource::Snapshot);
+            assert_eq!(counts(&engine), before);
+            // A write after the snapshot: the next start rebuilds and keeps it.
+            let e = parse_event(
+                &json!({"name": "purchase", "contact": {"email": "late@x.io"},
+                "time": flowseg_model::time::format_instant(now - 1), "attributes": {"sku": "Ab"}}),
+            )
+            .unwrap();
+            engine.append_events("a1", &[e], now).unwrap();
+        }
+        let engine = Engine::open(dir.path()).unwrap();
+        assert!(matches!(engine.loaded_from(), IndexSource::Store(_)));
+        let after = counts(&engine);
+        assert_eq!(after[6], before[6] + 1);
+        engine.save_snapshot().unwrap();
+        drop(engine);
+        // A damaged snapshot is never trusted.
+        let path = crate::snapshot::path(dir.path());
+        let mut bytes = std::fs::read(&path).unwrap();
+        let cut = bytes.len() / 2;
+        bytes.truncate(cut);
+        std::fs::write(&path, &bytes).unwrap();
+        let engine = Engine::open(dir.path()).unwrap();
+        assert!(matches!(engine.loaded_from(), IndexSource::Store(_)));
+        assert_eq!(counts(&engine), after);
     }
 }

@@ -21,6 +21,7 @@ use roaring::RoaringBitmap;
 use crate::attr_column::permute;
 pub use crate::attr_column::{AttrColumn, Cell};
 use crate::dict::Verdicts;
+use crate::snapshot::{Reader, Writer, invalid};
 
 /// Whether an attribute test's verdict on a string depends on the
 /// evaluation time (date strings against a relative range).
@@ -345,5 +346,62 @@ impl EventPartition {
         (0..self.time.len() as u32)
             .filter(|r| live.contains(contact[*r as usize]) && !self.dead_rows.contains(*r))
             .collect()
+    }
+}
+
+impl EventPartition {
+    /// Writes a compacted partition (no tail, no dead rows: the engine
+    /// compacts before it saves).
+    pub fn write_to<W: std::io::Write>(&self, w: &mut Writer<W>) -> std::io::Result<()> {
+        if self.tail_len() != 0 || !self.dead_rows.is_empty() {
+            return Err(invalid("a partition must be compacted before it is saved"));
+        }
+        w.slice(&self.time)?;
+        w.u64(self.attrs.len() as u64)?;
+        for (name, col) in self.attr_names.iter().zip(&self.attrs) {
+            w.str(name)?;
+            col.write_to(w)?;
+        }
+        w.slice(&self.offsets)?;
+        w.bitmap(&self.contacts)?;
+        match self.last_time {
+            Some(t) => {
+                w.u8(1)?;
+                w.i64(t)
+            }
+            None => w.u8(0),
+        }
+    }
+
+    pub fn read_from<R: std::io::Read>(r: &mut Reader<R>) -> std::io::Result<EventPartition> {
+        let mut p = EventPartition {
+            time: r.vec()?,
+            ..EventPartition::default()
+        };
+        let n = r.u64()?;
+        for _ in 0..n {
+            let name = r.string()?;
+            let col = AttrColumn::read_from(r)?;
+            if col.len() != p.time.len() {
+                return Err(invalid(
+                    "an attribute column of another length than its partition",
+                ));
+            }
+            p.attr_index.insert(name.as_str().into(), p.attrs.len());
+            p.attr_names.push(name.into());
+            p.attrs.push(col);
+        }
+        p.offsets = r.vec()?;
+        let ascending = p.offsets.windows(2).all(|w| w[0] <= w[1]);
+        if !ascending || p.offsets.last().map_or(0, |o| *o as usize) != p.time.len() {
+            return Err(invalid("partition offsets that do not cover its rows"));
+        }
+        p.base_len = p.time.len();
+        p.contacts = r.bitmap()?;
+        p.last_time = match r.u8()? {
+            0 => None,
+            _ => Some(r.i64()?),
+        };
+        Ok(p)
     }
 }

@@ -8,6 +8,7 @@ use roaring::RoaringBitmap;
 
 use crate::columns::Column;
 use crate::events::EventPartition;
+use crate::snapshot::{Reader, Writer, invalid};
 
 /// Contacts are named inside the engine by dense `u32` ordinals (the
 /// store's per-account contact sequence).
@@ -17,7 +18,6 @@ pub type Ordinal = u32;
 pub struct AccountIndex {
     pub(crate) schema: Schema,
     pub(crate) columns: HashMap<String, Column>,
-    ids: Vec<Option<Box<str>>>,
     pub(crate) live: RoaringBitmap,
     pub(crate) partitions: HashMap<Box<str>, EventPartition>,
 }
@@ -50,11 +50,7 @@ impl AccountIndex {
 
     /// Inserts or replaces a contact's field values.
     pub fn put_contact(&mut self, ordinal: Ordinal, contact: &Contact) {
-        let i = ordinal as usize;
-        if self.ids.len() <= i {
-            self.ids.resize(i + 1, None);
-        }
-        self.ids[i] = Some(contact.id.as_str().into());
+        debug_assert_eq!(contact.id, flowseg_store::contact_id(u64::from(ordinal)));
         self.live.insert(ordinal);
         for (name, column) in &mut self.columns {
             column.set(ordinal, contact.fields.get(name));
@@ -65,9 +61,6 @@ impl AccountIndex {
     pub fn remove_contact(&mut self, ordinal: Ordinal) {
         if !self.live.remove(ordinal) {
             return;
-        }
-        if let Some(id) = self.ids.get_mut(ordinal as usize) {
-            *id = None;
         }
         for column in self.columns.values_mut() {
             column.set(ordinal, None);
@@ -110,8 +103,12 @@ impl AccountIndex {
         &self.live
     }
 
-    pub fn contact_id(&self, ordinal: Ordinal) -> Option<&str> {
-        self.ids.get(ordinal as usize).and_then(|s| s.as_deref())
+    /// A live contact's id (ids are the store's `c{sequence}`, so they are
+    /// derived from the ordinal rather than held).
+    pub fn contact_id(&self, ordinal: Ordinal) -> Option<String> {
+        self.live
+            .contains(ordinal)
+            .then(|| flowseg_store::contact_id(u64::from(ordinal)))
     }
 
     /// A field value of a contact, as indexed.
@@ -137,11 +134,6 @@ impl AccountIndex {
     /// bytes-per-contact and bytes-per-event figures.
     pub fn heap_bytes(&self) -> (usize, usize) {
         let contacts = self.columns.values().map(Column::heap_bytes).sum::<usize>()
-            + self
-                .ids
-                .iter()
-                .map(|s| s.as_ref().map_or(0, |s| s.len()) + 16)
-                .sum::<usize>()
             + self.live.serialized_size();
         let events = self
             .partitions
@@ -149,5 +141,56 @@ impl AccountIndex {
             .map(EventPartition::heap_bytes)
             .sum();
         (contacts, events)
+    }
+}
+
+impl AccountIndex {
+    /// Writes the index (partitions must be compacted, see [`compact`]).
+    ///
+    /// [`compact`]: AccountIndex::compact
+    pub(crate) fn write_to<W: std::io::Write>(&self, w: &mut Writer<W>) -> std::io::Result<()> {
+        let schema = serde_json::to_string(&self.schema).map_err(std::io::Error::other)?;
+        w.str(&schema)?;
+        w.bitmap(&self.live)?;
+        let mut columns: Vec<_> = self.columns.iter().collect();
+        columns.sort_by_key(|(name, _)| name.as_str());
+        w.u64(columns.len() as u64)?;
+        for (name, column) in columns {
+            w.str(name)?;
+            column.write_to(w)?;
+        }
+        let mut partitions: Vec<_> = self.partitions.iter().collect();
+        partitions.sort_by_key(|(name, _)| &***name);
+        w.u64(partitions.len() as u64)?;
+        for (name, partition) in partitions {
+            w.str(name)?;
+            partition.write_to(w)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn read_from<R: std::io::Read>(r: &mut Reader<R>) -> std::io::Result<AccountIndex> {
+        let schema: Schema = serde_json::from_str(&r.string()?)
+            .map_err(|_| invalid("a schema that does not parse"))?;
+        let live = r.bitmap()?;
+        let mut columns = HashMap::new();
+        for _ in 0..r.u64()? {
+            let name = r.string()?;
+            columns.insert(name, Column::read_from(r)?);
+        }
+        let mut partitions = HashMap::new();
+        for _ in 0..r.u64()? {
+            let name = r.string()?;
+            partitions.insert(name.into_boxed_str(), EventPartition::read_from(r)?);
+        }
+        let mut index = AccountIndex {
+            schema: Schema::default(),
+            columns,
+            live,
+            partitions,
+        };
+        // Columns of fields the schema lacks are dropped, missing ones made.
+        index.set_schema(&schema);
+        Ok(index)
     }
 }

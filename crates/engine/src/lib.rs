@@ -17,8 +17,9 @@ pub mod events;
 mod explain;
 pub mod import;
 mod index;
+mod snapshot;
 
-pub use engine::{Engine, EngineError, IndexGuard, StoredSegments};
+pub use engine::{Engine, EngineError, IndexGuard, IndexSource, StoredSegments};
 pub use index::{AccountIndex, Ordinal};
 
 #[cfg(test)]

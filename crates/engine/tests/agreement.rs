@@ -75,7 +75,7 @@ fn check_agreement(s: &Scenario) -> Result<(), TestCaseError> {
         "live contacts after the load script"
     );
     for (o, c) in &world.contacts {
-        prop_assert_eq!(index.contact_id(*o), Some(c.id.as_str()));
+        prop_assert_eq!(index.contact_id(*o), Some(c.id.clone()));
     }
     // Every node of every rule is checked on its own, so a wrong leaf
     // cannot hide behind an `any` or `all` that masks it; innermost first,

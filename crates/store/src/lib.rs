@@ -173,8 +173,9 @@ impl Store {
         std::fs::create_dir_all(dir)?;
         let db = Database::create(dir.join(DB_FILE))?;
         let store = Store { db };
-        // Create every table once so read transactions never meet a missing one.
-        store.write(|txn| {
+        // Create every table once so read transactions never meet a missing
+        // one (without a generation bump: opening is not a write).
+        store.write_unversioned(|txn| {
             use tables::*;
             txn.open_table(META)?;
             txn.open_table(COUNTERS)?;
@@ -200,8 +201,38 @@ impl Store {
     }
 
     /// Runs `f` in one write transaction and commits it durably (fsync) if
-    /// `f` succeeds; if `f` fails, aborts so that nothing changes.
+    /// `f` succeeds; if `f` fails, aborts so that nothing changes. Every
+    /// commit advances the store's [`generation`].
+    ///
+    /// [`generation`]: Store::generation
     fn write<T>(
+        &self,
+        f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.write_unversioned(|txn| {
+            let v = f(txn)?;
+            let mut meta = txn.open_table(tables::META)?;
+            let next = meta
+                .get(GENERATION)?
+                .and_then(|g| g.value().try_into().ok())
+                .map_or(0, u64::from_le_bytes)
+                + 1;
+            meta.insert(GENERATION, next.to_le_bytes().as_slice())?;
+            Ok(v)
+        })
+    }
+
+    /// The number of write transactions ever committed: any change to the
+    /// data changes it, so a derived copy (the engine's index snapshot)
+    /// taken at generation `g` is current exactly while this is `g`.
+    pub fn generation(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .meta_get(GENERATION)?
+            .and_then(|g| g.try_into().ok())
+            .map_or(0, u64::from_le_bytes))
+    }
+
+    fn write_unversioned<T>(
         &self,
         f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -241,6 +272,9 @@ impl Store {
         })
     }
 }
+
+/// The META key of the write generation (u64, little-endian).
+const GENERATION: &str = "generation";
 
 /// Takes the next value of a counter (starting at 0) and advances it, inside
 /// the caller's transaction.

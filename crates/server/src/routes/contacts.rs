@@ -209,7 +209,7 @@ fn find_blocking(
             .and_then(|o| index.contact_id(o))
             .ok_or_else(|| ApiError::not_found(format!("No contact has this {field}.")))?;
         return store
-            .contact(account, id)?
+            .contact(account, &id)?
             .map(|c| contact_json(&c))
             .ok_or_else(|| ApiError::not_found("No contact has this identity."));
     }
@@ -227,7 +227,7 @@ fn find_blocking(
     let mut contacts = Vec::with_capacity(limit);
     for o in page.iter().take(limit) {
         if let Some(id) = index.contact_id(*o)
-            && let Some(c) = store.contact(account, id)?
+            && let Some(c) = store.contact(account, &id)?
         {
             contacts.push(contact_json(&c));
         }

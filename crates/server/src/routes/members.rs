@@ -205,7 +205,7 @@ fn csv_rows(index: &flowseg_engine::AccountIndex, chunk: &[u32], columns: &[Stri
         let Some(id) = index.contact_id(*o) else {
             continue;
         };
-        let cells = std::iter::once(id.to_string()).chain(columns.iter().map(|c| {
+        let cells = std::iter::once(id).chain(columns.iter().map(|c| {
             index
                 .field_value(*o, c)
                 .map(|v| display_value(&v))
@@ -311,10 +311,7 @@ pub async fn create_snapshot(
         let member_ids: Vec<String> = {
             let index = state2.engine.index(&account)?;
             let index = index.read().unwrap_or_else(|e| e.into_inner());
-            members
-                .iter()
-                .filter_map(|o| index.contact_id(o).map(str::to_string))
-                .collect()
+            members.iter().filter_map(|o| index.contact_id(o)).collect()
         };
         let snapshot_id = state2.engine.store().new_snapshot_id(&account)?;
         let record = SnapshotRecord {

@@ -92,8 +92,8 @@ fn removed_contacts_are_not_members_and_reput_contacts_lose_their_events() {
     let index = load(&world);
     let live: BTreeSet<u32> = index.live().iter().collect();
     assert_eq!(live, [0, 2].into(), "live contacts");
-    assert_eq!(index.contact_id(0), Some("c0"));
-    assert_eq!(index.contact_id(2), Some("c2"));
+    assert_eq!(index.contact_id(0).as_deref(), Some("c0"));
+    assert_eq!(index.contact_id(2).as_deref(), Some("c2"));
     assert_eq!(index.contact_id(1), None, "a removed contact has no id");
     for (rule, want) in [
         (json!({"all": []}), vec![0, 2]),
