@@ -49,6 +49,17 @@ pub fn run(data: &Path, now: i64, reps: usize, out: &Path) -> Result<(), String>
     let contacts = index.live().len();
     let events = index.event_rows();
     eprintln!("flowseg: indexes of {contacts} contacts and {events} events built in {load_s:.2} s");
+    let parts = index.event_heap_parts();
+    for (partition, part, bytes) in parts.iter().take(12) {
+        eprintln!(
+            "flowseg: {partition:>14} {part:<24} {:>7.2} bytes per event",
+            *bytes as f64 / events.max(1) as f64
+        );
+    }
+    let heap_parts: Vec<_> = parts
+        .iter()
+        .map(|(p, part, b)| json!({"partition": p, "part": part, "bytes": b}))
+        .collect();
     let source = engine.segment_source(ACCOUNT);
     let mut segments = serde_json::Map::new();
     // For profiling one shape: FLOWSEG_BENCH_ONLY=headline,abandoned_cart.
@@ -104,6 +115,7 @@ pub fn run(data: &Path, now: i64, reps: usize, out: &Path) -> Result<(), String>
         "rss_delta_bytes": rss_after.saturating_sub(rss_before),
         "heap_contact_bytes": heap_contacts,
         "heap_event_bytes": heap_events,
+        "heap_event_parts": heap_parts,
         "segments": segments,
     });
     std::fs::write(

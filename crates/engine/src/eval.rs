@@ -112,7 +112,7 @@ impl<'a> Evaluator<'a> {
 
     fn field(&self, f: &FieldPlan, scope: &RoaringBitmap) -> RoaringBitmap {
         let positive = match self.index.columns.get(&f.field) {
-            Some(column) => column.select(&f.test, self.now) & scope,
+            Some(column) => column.select(&f.test, self.now, scope),
             None => RoaringBitmap::new(),
         };
         if f.negated {
@@ -132,16 +132,10 @@ impl<'a> Evaluator<'a> {
             };
         };
         let matcher = EventMatcher::new(self.index, e, partition, self.now);
-        let mut scratch = Scratch::default();
         let with_rows = partition.contacts() & scope;
         // Collected first and built in one go: pushing into a roaring bitmap
         // one member at a time costs ~0.6 µs each past 4,096 members.
-        let mut found: Vec<u32> = Vec::new();
-        for ordinal in &with_rows {
-            if matcher.outcome(ordinal, &mut scratch).holds {
-                found.push(ordinal);
-            }
-        }
+        let found = matcher.members_among(&with_rows);
         // Bitmap iteration ascends, so `found` is sorted; the fallback only
         // keeps a broken invariant from losing members.
         let mut members = RoaringBitmap::from_sorted_iter(found.iter().copied())
@@ -150,6 +144,66 @@ impl<'a> Evaluator<'a> {
             members |= scope - partition.contacts();
         }
         members
+    }
+}
+
+/// Contacts per thread below which an event condition runs on one thread
+/// (a thread costs tens of microseconds; a contact well under one).
+const CONTACTS_PER_THREAD: u64 = 32_768;
+
+/// Threads an evaluation may use: the machine's cores, at most 8.
+fn evaluation_threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8)
+    })
+}
+
+impl EventMatcher<'_, '_> {
+    /// The contacts of `candidates` for which the condition holds, ascending.
+    /// Large candidate sets are split into contiguous ordinal ranges
+    /// evaluated on scoped threads (contacts are independent), and the
+    /// ranges' results concatenated in order.
+    fn members_among(&self, candidates: &RoaringBitmap) -> Vec<u32> {
+        let n = candidates.len();
+        let threads = (evaluation_threads() as u64)
+            .min(n / CONTACTS_PER_THREAD)
+            .max(1);
+        let run = |range: std::ops::RangeInclusive<u32>| {
+            let mut scratch = Scratch::default();
+            let mut found = Vec::new();
+            for ordinal in candidates.range(range) {
+                if self.outcome(ordinal, &mut scratch).holds {
+                    found.push(ordinal);
+                }
+            }
+            found
+        };
+        if threads == 1 {
+            return run(0..=u32::MAX);
+        }
+        // Each thread takes the ordinals from one split point to the next;
+        // the split points are the candidates at ranks n/t, 2n/t, ….
+        let mut starts = vec![0u32];
+        for t in 1..threads {
+            starts.extend(candidates.select((n * t / threads) as u32));
+        }
+        let ranges: Vec<_> = (0..starts.len())
+            .map(|i| starts[i]..=starts.get(i + 1).map_or(u32::MAX, |next| next - 1))
+            .collect();
+        let parts: Vec<Vec<u32>> = std::thread::scope(|s| {
+            let handles: Vec<_> = ranges
+                .into_iter()
+                .map(|range| s.spawn(move || run(range)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        parts.concat()
     }
 }
 

@@ -296,6 +296,24 @@ impl EventPartition {
             .collect()
     }
 
+    /// Heap bytes by part (`time`, `offsets`, `other`, and each attribute
+    /// column), for the benchmark's memory breakdown.
+    pub fn heap_parts(&self) -> Vec<(String, usize)> {
+        let mut parts = vec![
+            ("time".to_string(), self.time.capacity() * 8),
+            ("offsets".to_string(), self.offsets.capacity() * 4),
+        ];
+        for (name, col) in self.attr_names.iter().zip(&self.attrs) {
+            parts.push((format!("attribute {name}"), col.heap_bytes()));
+        }
+        let listed: usize = parts.iter().map(|(_, b)| b).sum();
+        parts.push((
+            "other".to_string(),
+            self.heap_bytes().saturating_sub(listed),
+        ));
+        parts
+    }
+
     pub fn heap_bytes(&self) -> usize {
         self.time.capacity() * 8
             + self.offsets.capacity() * 4

@@ -130,6 +130,22 @@ impl AccountIndex {
         self.partitions.values().map(EventPartition::len).sum()
     }
 
+    /// Heap bytes of each event partition's parts, largest first
+    /// (`(partition, part, bytes)`), for the benchmark's memory breakdown.
+    pub fn event_heap_parts(&self) -> Vec<(String, String, usize)> {
+        let mut out: Vec<(String, String, usize)> = self
+            .partitions
+            .iter()
+            .flat_map(|(name, p)| {
+                p.heap_parts()
+                    .into_iter()
+                    .map(move |(part, bytes)| (name.to_string(), part, bytes))
+            })
+            .collect();
+        out.sort_by_key(|p| std::cmp::Reverse(p.2));
+        out
+    }
+
     /// Approximate heap bytes of (columns, events), for the benchmark's
     /// bytes-per-contact and bytes-per-event figures.
     pub fn heap_bytes(&self) -> (usize, usize) {

@@ -249,3 +249,37 @@ fn explain_shows_verdicts_and_evidence() {
     assert!(!member);
     assert_eq!(tree["children"][0]["result"], json!(false));
 }
+
+/// Enough contacts that an event condition is split across threads (and a
+/// field test scans the column rather than testing members): the result
+/// must be exactly the contacts a direct count finds, in every range.
+#[test]
+fn large_accounts_evaluate_the_same_split_across_threads() {
+    let mut ix = AccountIndex::new(&Schema::default());
+    let n: u32 = 150_000;
+    let mut expected = Vec::new();
+    for o in 0..n {
+        let id = format!("c{o}");
+        ix.put_contact(o, &contact(&id, &[]));
+        // Contact o has o % 5 purchases, one a day; "gift" on every other.
+        let k = o % 5;
+        for d in 0..k {
+            let attrs = [("gift", AttrValue::Bool(d % 2 == 0))];
+            ix.load_event(
+                o,
+                &event("purchase", &id, now() - i64::from(d) * DAY_MS - 1, &attrs),
+            );
+        }
+        // At least 2 gift purchases in the last 3 days: days 0 and 2.
+        if k >= 3 {
+            expected.push(o);
+        }
+    }
+    ix.compact();
+    let rule = json!({"event": "purchase", "count": {"op": "gte", "value": 2},
+        "where": [{"attribute": "gift", "op": "is_true"}], "within": {"last": "3d"}});
+    assert_eq!(members(&ix, rule, now()), expected);
+    let none = json!({"not": {"event": "purchase"}});
+    let zero: Vec<u32> = (0..n).filter(|o| o % 5 == 0).collect();
+    assert_eq!(members(&ix, none, now()), zero);
+}
