@@ -147,6 +147,24 @@ impl<'a> Evaluator<'a> {
     }
 }
 
+/// The positions of `times` (ascending) within `lo..=hi`. Windows are
+/// mostly recent, so the last time is checked first: a contact with no
+/// event since `lo` costs one read of its last cache line, the one next to
+/// where the previous contact's search ended. Otherwise two branch-free
+/// binary searches (galloping from the end measured slower on contacts with
+/// many events: its branches mispredict).
+#[inline]
+fn window(times: &[i64], lo: i64, hi: i64) -> std::ops::Range<usize> {
+    match times.last() {
+        Some(last) if *last >= lo => {
+            let start = times.partition_point(|t| *t < lo);
+            let end = times.partition_point(|t| *t <= hi);
+            start.min(end)..end
+        }
+        _ => times.len()..times.len(),
+    }
+}
+
 /// Contacts per thread below which an event condition runs on one thread
 /// (a thread costs tens of microseconds; a contact well under one).
 const CONTACTS_PER_THREAD: u64 = 32_768;
@@ -175,7 +193,7 @@ impl EventMatcher<'_, '_> {
             let mut scratch = Scratch::default();
             let mut found = Vec::new();
             for ordinal in candidates.range(range) {
-                if self.outcome(ordinal, &mut scratch).holds {
+                if self.holds(ordinal, &mut scratch) {
                     found.push(ordinal);
                 }
             }
@@ -279,6 +297,34 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
         }
     }
 
+    /// Whether the condition holds for one contact. A plain count over a
+    /// contiguous run (the common case) is counted in place, without
+    /// collecting the kept rows that [`outcome`] gives explain, aggregates
+    /// and sequences.
+    ///
+    /// [`outcome`]: EventMatcher::outcome
+    #[inline]
+    fn holds(&self, ordinal: Ordinal, scratch: &mut Scratch) -> bool {
+        let MeasurePlan::Count(c) = &self.plan.measure else {
+            return self.outcome(ordinal, scratch).holds;
+        };
+        if self.follow.is_some() {
+            return self.outcome(ordinal, scratch).holds;
+        }
+        let p = self.partition;
+        let Rows::Range(range) = p.rows(ordinal, &mut scratch.rows) else {
+            return self.outcome(ordinal, scratch).holds;
+        };
+        let w = window(p.times(range.clone()), self.lo, self.hi);
+        let window = range.start + w.start as u32..range.start + w.end as u32;
+        let count = if self.filters.is_empty() {
+            window.len()
+        } else {
+            window.filter(|row| passes_all(&self.filters, *row)).count()
+        };
+        c.holds(count as f64)
+    }
+
     /// Evaluates the condition for one contact; the kept events are left in
     /// `scratch.kept` (time order).
     pub(crate) fn outcome(&self, ordinal: Ordinal, scratch: &mut Scratch) -> Outcome {
@@ -287,10 +333,8 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
         match p.rows(ordinal, &mut scratch.rows) {
             Rows::Range(range) => {
                 // The common case: one contiguous run, searched in place.
-                let times = p.times(range.clone());
-                let start = times.partition_point(|t| *t < self.lo);
-                let end = times.partition_point(|t| *t <= self.hi);
-                let window = range.start + start.min(end) as u32..range.start + end as u32;
+                let w = window(p.times(range.clone()), self.lo, self.hi);
+                let window = range.start + w.start as u32..range.start + w.end as u32;
                 if self.filters.is_empty() {
                     scratch.kept.extend(window);
                 } else {

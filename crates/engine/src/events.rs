@@ -286,12 +286,7 @@ impl EventPartition {
                     c.dict
                         .verdicts(&key, |s, lower| string_passes(&f.test, now, s, lower))
                 });
-                PreparedFilter {
-                    plan: f,
-                    column,
-                    string_pass,
-                    now,
-                }
+                PreparedFilter::new(f, column, string_pass, now)
             })
             .collect()
     }
@@ -336,23 +331,58 @@ pub struct PreparedFilter<'p, 'c> {
     column: Option<&'c AttrColumn>,
     string_pass: Option<Arc<Verdicts>>,
     now: i64,
+    /// Final verdicts (negation applied) for the values that are constants:
+    /// absent, `null`, `false`, `true`.
+    absent: bool,
+    null: bool,
+    bools: [bool; 2],
 }
 
-impl PreparedFilter<'_, '_> {
+impl<'p, 'c> PreparedFilter<'p, 'c> {
+    fn new(
+        plan: &'p AttrPlan,
+        column: Option<&'c AttrColumn>,
+        string_pass: Option<Arc<Verdicts>>,
+        now: i64,
+    ) -> Self {
+        let verdict = |v: Option<&AttrValue>| plan.test.matches(now, v) != plan.negated;
+        PreparedFilter {
+            plan,
+            column,
+            string_pass,
+            now,
+            absent: verdict(None),
+            null: verdict(Some(&AttrValue::Null)),
+            bools: [
+                verdict(Some(&AttrValue::Bool(false))),
+                verdict(Some(&AttrValue::Bool(true))),
+            ],
+        }
+    }
+
+    #[inline]
     pub fn passes(&self, row: u32) -> bool {
-        let cell = self.column.map_or(Cell::Absent, |c| c.cell(row));
-        let positive = match cell {
-            Cell::Absent => self.plan.test.matches(self.now, None),
-            Cell::Null => self.plan.test.matches(self.now, Some(&AttrValue::Null)),
+        let Some(column) = self.column else {
+            return self.absent;
+        };
+        let positive = match column.cell(row) {
+            Cell::Absent => return self.absent,
+            Cell::Null => return self.null,
+            Cell::Bool(b) => return self.bools[usize::from(b)],
             Cell::Str(code) => self.string_pass.as_ref().is_some_and(|v| v.get(code)),
-            Cell::Num(n) => self.plan.test.matches(self.now, Some(&AttrValue::Num(n))),
-            Cell::Bool(b) => self.plan.test.matches(self.now, Some(&AttrValue::Bool(b))),
+            Cell::Num(n) => match &self.plan.test {
+                AttrTest::Number(t) => t.matches(n),
+                AttrTest::HasValue => true,
+                AttrTest::AnyOf(_) => self.plan.test.matches(self.now, Some(&AttrValue::Num(n))),
+                AttrTest::Text(_) | AttrTest::Bool(_) | AttrTest::Date(_) => false,
+            },
         };
         positive != self.plan.negated
     }
 }
 
 /// Whether every prepared filter passes for `row`.
+#[inline]
 pub fn passes_all(filters: &[PreparedFilter<'_, '_>], row: u32) -> bool {
     filters.iter().all(|f| f.passes(row))
 }

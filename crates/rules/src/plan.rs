@@ -120,6 +120,7 @@ impl NumberTest {
         }
     }
 
+    #[inline]
     pub fn matches(&self, x: f64) -> bool {
         match self {
             NumberTest::Range {
