@@ -83,9 +83,15 @@ async fn authenticate(parts: &Parts, state: &Arc<AppState>) -> ApiResult<AnyKey>
     let key_hash = hash_key(key);
     let store_state = state.clone();
     let hash = key_hash.clone();
-    let found =
-        tokio::task::spawn_blocking(move || store_state.engine.store().account_by_key_hash(&hash))
-            .await??;
+    let found = match state.engine.store().cached_account_by_key_hash(&hash) {
+        Some(found) => Some(found),
+        None => {
+            tokio::task::spawn_blocking(move || {
+                store_state.engine.store().account_by_key_hash(&hash)
+            })
+            .await??
+        }
+    };
     match found {
         // Limited per valid key only: unknown keys cannot grow the buckets.
         Some((account, kind)) => {

@@ -40,13 +40,13 @@ use routes::{accounts, contacts, events, fields, members, ops, segments};
 /// Builds the shared state.
 pub fn state(engine: Arc<Engine>, admin_hash: String, config: ServerConfig) -> Arc<AppState> {
     Arc::new(AppState {
+        commits: Arc::new(GroupCommit::new(engine.clone())),
         engine,
         admin_hash,
         rate: RateLimiter::new(config.rate_per_second, config.rate_burst),
         config,
         pages: PageCache::new(),
         metrics: Default::default(),
-        commits: Arc::new(GroupCommit::default()),
     })
 }
 

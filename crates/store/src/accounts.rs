@@ -52,7 +52,30 @@ impl AccountRecord {
     }
 }
 
+/// Authenticated keys' accounts, so that a request does not open a read
+/// transaction and decode its account record just to authenticate. Only
+/// keys found in the store are remembered (unknown keys cannot grow it).
+/// Every account write empties it and advances `epoch`; a lookup remembers
+/// what it read only if no write happened since it began, so a revoked key
+/// is refused from the moment its revocation returns.
+#[derive(Default)]
+pub(crate) struct KeyCache {
+    epoch: u64,
+    accounts: std::collections::HashMap<String, (AccountRecord, KeyKind)>,
+}
+
 impl Store {
+    fn key_cache(&self) -> std::sync::MutexGuard<'_, KeyCache> {
+        self.key_cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets every remembered key (after any account write).
+    fn forget_keys(&self) {
+        let mut cache = self.key_cache();
+        cache.epoch += 1;
+        cache.accounts.clear();
+    }
+
     /// Issues a fresh account id (`acc_1`, `acc_2`, ...), never issued before.
     pub fn new_account_id(&self) -> Result<String, StoreError> {
         self.write(|txn| Ok(format!("acc_{}", take_counter(txn, "", "account")? + 1)))
@@ -61,7 +84,7 @@ impl Store {
     /// Stores a new account and indexes its key hashes. An existing id or a
     /// key hash already in use is a [`StoreError::Conflict`].
     pub fn create_account(&self, record: AccountRecord) -> Result<(), StoreError> {
-        self.write(|txn| {
+        let result = self.write(|txn| {
             let mut accounts = txn.open_table(ACCOUNTS)?;
             if accounts.get(record.id.as_str())?.is_some() {
                 return Err(StoreError::Conflict(format!(
@@ -83,13 +106,15 @@ impl Store {
             }
             accounts.insert(record.id.as_str(), serde_json::to_vec(&record)?.as_slice())?;
             Ok(())
-        })
+        });
+        self.forget_keys();
+        result
     }
 
     /// Replaces an existing account (add-ons, keys); its key index follows.
     /// An unknown id is [`StoreError::NotFound`].
     pub fn update_account(&self, record: &AccountRecord) -> Result<(), StoreError> {
-        self.write(|txn| {
+        let result = self.write(|txn| {
             let mut accounts = txn.open_table(ACCOUNTS)?;
             let old: AccountRecord = match accounts.get(record.id.as_str())? {
                 Some(v) => serde_json::from_slice(v.value())?,
@@ -117,7 +142,9 @@ impl Store {
             }
             accounts.insert(record.id.as_str(), serde_json::to_vec(record)?.as_slice())?;
             Ok(())
-        })
+        });
+        self.forget_keys();
+        result
     }
 
     /// One account by id.
@@ -133,6 +160,33 @@ impl Store {
     /// The account a key hash belongs to, and which of its keys it is: the
     /// lookup behind `Authorization: Bearer KEY`.
     pub fn account_by_key_hash(
+        &self,
+        hash: &str,
+    ) -> Result<Option<(AccountRecord, KeyKind)>, StoreError> {
+        let epoch = {
+            let cache = self.key_cache();
+            if let Some(found) = cache.accounts.get(hash) {
+                return Ok(Some(found.clone()));
+            }
+            cache.epoch
+        };
+        let found = self.read_account_by_key_hash(hash)?;
+        if let Some(found) = &found {
+            let mut cache = self.key_cache();
+            if cache.epoch == epoch {
+                cache.accounts.insert(hash.to_string(), found.clone());
+            }
+        }
+        Ok(found)
+    }
+
+    /// [`Store::account_by_key_hash`] if the key is remembered (no I/O, so
+    /// callers on an async runtime need not move to a blocking thread).
+    pub fn cached_account_by_key_hash(&self, hash: &str) -> Option<(AccountRecord, KeyKind)> {
+        self.key_cache().accounts.get(hash).cloned()
+    }
+
+    fn read_account_by_key_hash(
         &self,
         hash: &str,
     ) -> Result<Option<(AccountRecord, KeyKind)>, StoreError> {

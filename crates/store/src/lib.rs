@@ -144,6 +144,9 @@ mod tables {
 /// concurrently on consistent snapshots.
 pub struct Store {
     db: Database,
+    /// Key hash → account, for authentication (see
+    /// [`Store::account_by_key_hash`]).
+    key_cache: std::sync::Mutex<accounts::KeyCache>,
 }
 
 /// Parses a contact id (`c{seq}`) back to its sequence number; `None` when
@@ -172,7 +175,10 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir)?;
         let db = Database::create(dir.join(DB_FILE))?;
-        let store = Store { db };
+        let store = Store {
+            db,
+            key_cache: Default::default(),
+        };
         // Create every table once so read transactions never meet a missing
         // one (without a generation bump: opening is not a write).
         store.write_unversioned(|txn| {

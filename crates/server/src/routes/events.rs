@@ -124,10 +124,7 @@ pub async fn ingest(
         }
     }
     let account = caller.account.id.clone();
-    let outcome = state
-        .commits
-        .append(&state.engine, &account, inputs, now_ms())
-        .await?;
+    let outcome = state.commits.append(&account, inputs, now_ms()).await?;
     for (i, message) in &outcome.rejected {
         let i = positions[*i];
         rejected.insert(i, item_error(i, 422, "invalid_event", message));
