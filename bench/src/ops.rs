@@ -10,7 +10,7 @@
 //!   from /proc then;
 //! - durable HTTP ingest on a fresh data directory: `POST /v1/events` with
 //!   arrays of 1,000 events from 4 client threads, then one event per
-//!   request from 32 client threads; a 2xx means the events are durable
+//!   request from 128 client threads; a 2xx means the events are durable
 //!   (SPEC §4), and only accepted events are counted. The load generator
 //!   shares the machine's cores with the server.
 
