@@ -449,7 +449,7 @@ fn scale_section(
     line(
         "bytes per event",
         format!("{:.1}", heap_event / events),
-        "the engine's heap accounting of the event partitions (`AccountIndex::heap_bytes`) / events".into(),
+        "the engine's heap accounting of the event partitions (`AccountIndex::heap_bytes`) / events, after a rebuild from the store (dictionaries with their hash tables; a start from the snapshot builds those on the first new string)".into(),
         "≤ 12",
     );
     line(
@@ -462,7 +462,7 @@ fn scale_section(
         "resident growth of opening the data",
         mib(rss_delta),
         format!(
-            "RSS after `Engine::open` minus before, in-process: {:.1} bytes per event (contacts included)",
+            "RSS after `Engine::open` (a rebuild from the store) minus before, in-process: {:.1} bytes per event (contacts included; redb's read cache and the allocator's free memory after the rebuild's merges are part of it)",
             rss_delta / events
         ),
         "",
@@ -471,7 +471,7 @@ fn scale_section(
         "`flowseg serve` resident, data loaded",
         mib(serve_rss),
         format!(
-            "VmRSS once /healthz answers; an empty server: {}; ({:.1} bytes per event over the empty one)",
+            "VmRSS once /healthz answers after a restart from the snapshot; an empty server: {}; ({:.1} bytes per event over the empty one)",
             mib(empty_rss),
             (serve_rss - empty_rss) / events
         ),
@@ -482,7 +482,7 @@ fn scale_section(
         "data directory on disk",
         mib(file),
         format!(
-            "`flowseg.redb` after the bulk load: {:.1} bytes per event; redb's read cache (up to 1 GiB by default) holds the pages read while the indexes are built, which is part of both resident figures above",
+            "`flowseg.redb` after the bulk load: {:.1} bytes per event; the index snapshot beside it is listed with the restart below",
             file / events
         ),
         "",

@@ -381,21 +381,27 @@ mod tests {
         index.evaluate(&plan, now).len()
     }
 
+    /// An engine on `dir` with a fresh account `a1`.
+    fn open_with_account(dir: &Path, now: i64) -> Engine {
+        let engine = Engine::open(dir).unwrap();
+        engine
+            .create_account(AccountRecord {
+                id: "a1".into(),
+                created_at: now,
+                addons: Default::default(),
+                keys: vec![],
+            })
+            .unwrap();
+        engine
+    }
+
     #[test]
     fn writes_reach_the_index_and_survive_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let now = parse_instant("2026-06-30T00:00:00Z").unwrap();
         let rule = json!({"all": [{"field": "Age", "op": "gte", "value": 18}, {"event": "purchase", "within": {"last": "30d"}}]});
         {
-            let engine = Engine::open(dir.path()).unwrap();
-            engine
-                .create_account(AccountRecord {
-                    id: "a1".into(),
-                    created_at: now,
-                    addons: Default::default(),
-                    keys: vec![],
-                })
-                .unwrap();
+            let engine = open_with_account(dir.path(), now);
             engine
                 .add_field(
                     "a1",
@@ -469,15 +475,7 @@ mod tests {
                 .collect()
         };
         let before = {
-            let engine = Engine::open(dir.path()).unwrap();
-            engine
-                .create_account(AccountRecord {
-                    id: "a1".into(),
-                    created_at: now,
-                    addons: Default::default(),
-                    keys: vec![],
-                })
-                .unwrap();
+            let engine = open_with_account(dir.path(), now);
             let age = FieldDef {
                 name: "Age".into(),
                 field_type: flowseg_model::FieldType::Number,
