@@ -116,6 +116,32 @@ impl EventPartition {
 
     /// Appends one event.
     pub fn push(&mut self, ordinal: u32, time: i64, attributes: &flowseg_model::Attributes) {
+        let row = self.append_row(ordinal, time, attributes);
+        let rows = self.pending.entry(ordinal).or_default();
+        let at = rows.partition_point(|r| self.time[*r as usize] <= time);
+        rows.insert(at, row);
+    }
+
+    /// Appends one event during a bulk load: it is not findable by contact
+    /// until [`compact`](EventPartition::compact), which the loader calls
+    /// before anything reads (keeping each contact's tail list as rows
+    /// arrive cost a map entry and a vector per contact, for nothing).
+    pub fn push_unindexed(
+        &mut self,
+        ordinal: u32,
+        time: i64,
+        attributes: &flowseg_model::Attributes,
+    ) {
+        self.append_row(ordinal, time, attributes);
+    }
+
+    /// Stores a row's time, contact and attributes; returns the row.
+    fn append_row(
+        &mut self,
+        ordinal: u32,
+        time: i64,
+        attributes: &flowseg_model::Attributes,
+    ) -> u32 {
         let row = self.time.len();
         self.time.push(time);
         for col in &mut self.attrs {
@@ -143,11 +169,9 @@ impl EventPartition {
             col.set(row, cell);
         }
         self.tail_contact.push(ordinal);
-        let rows = self.pending.entry(ordinal).or_default();
-        let at = rows.partition_point(|r| self.time[*r as usize] <= time);
-        rows.insert(at, row as u32);
         self.contacts.insert(ordinal);
         self.last_time = Some(self.last_time.map_or(time, |t| t.max(time)));
+        row as u32
     }
 
     /// Rows in the pending tail.

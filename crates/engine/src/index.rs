@@ -89,7 +89,7 @@ impl AccountIndex {
         self.partitions
             .entry(event.name.as_str().into())
             .or_default()
-            .push(ordinal, event.time, &event.attributes);
+            .push_unindexed(ordinal, event.time, &event.attributes);
     }
 
     /// Merges every partition's pending tail (after a bulk load).
