@@ -170,6 +170,27 @@ pub struct AttrColumn {
     pub dict: Dictionary,
 }
 
+/// Which JSON types a column holds (the catalog's "types").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KindsPresent {
+    pub null: bool,
+    pub string: bool,
+    pub number: bool,
+    pub boolean: bool,
+}
+
+impl KindsPresent {
+    fn add(&mut self, cell: Cell) {
+        match cell {
+            Cell::Absent => {}
+            Cell::Null => self.null = true,
+            Cell::Str(_) => self.string = true,
+            Cell::Num(_) => self.number = true,
+            Cell::Bool(_) => self.boolean = true,
+        }
+    }
+}
+
 /// The kind of column a value belongs in; `None` fits every kind.
 fn kind_of(cell: Cell) -> Option<u8> {
     match cell {
@@ -234,6 +255,36 @@ impl AttrColumn {
             },
             AttrData::Mixed(v) => v[r],
         }
+    }
+
+    /// The JSON types present in the column: a typed column holds its own
+    /// type and possibly `null`, so one pass over its plain values answers.
+    pub fn kinds_present(&self) -> KindsPresent {
+        let mut k = KindsPresent::default();
+        match &self.data {
+            AttrData::Text(codes) => {
+                for row in 0..codes.len() {
+                    match codes.get(row) {
+                        CODE_ABSENT => {}
+                        CODE_NULL => k.null = true,
+                        _ => k.string = true,
+                    }
+                    if k.null && k.string {
+                        break;
+                    }
+                }
+            }
+            AttrData::Number(v) => {
+                k.number = v.iter().any(|x| !x.is_nan());
+                k.null = v.iter().any(|x| x.to_bits() == NUM_NULL);
+            }
+            AttrData::Bool(v) => {
+                k.boolean = v.iter().any(|b| *b <= BOOL_TRUE);
+                k.null = v.contains(&BOOL_NULL);
+            }
+            AttrData::Mixed(cells) => cells.iter().for_each(|c| k.add(*c)),
+        }
+        k
     }
 
     /// The number of a row, if it holds one (aggregates).

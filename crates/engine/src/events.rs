@@ -71,9 +71,19 @@ pub struct EventPartition {
     /// Rows of erased contacts, skipped until the next compaction drops
     /// them (so a contact put again later does not get them back).
     dead_rows: RoaringBitmap,
-    /// The latest event time seen (catalog).
+    /// The latest time among the rows held (exact after a compaction;
+    /// until then it may be that of an erased contact's row).
     pub last_time: Option<i64>,
 }
+
+/// See [`EventPartition::catalog_summary`].
+pub struct CatalogSummary<'a> {
+    pub events: usize,
+    pub last_time: Option<i64>,
+    pub attributes: Vec<(&'a str, KindsPresent)>,
+}
+
+pub use crate::attr_column::KindsPresent;
 
 /// A contact's rows: one contiguous base range, or a merged list.
 pub enum Rows<'a> {
@@ -224,6 +234,7 @@ impl EventPartition {
         }
         self.contacts = RoaringBitmap::from_sorted_iter(sorted_contacts.iter().copied())
             .unwrap_or_else(|_| sorted_contacts.iter().copied().collect());
+        self.last_time = self.time.iter().copied().max();
     }
 
     /// Erases a contact's rows: they are marked dead at once (cost
@@ -412,6 +423,30 @@ pub fn passes_all(filters: &[PreparedFilter<'_, '_>], row: u32) -> bool {
 }
 
 impl EventPartition {
+    /// The catalog's figures for the live contacts' rows — (events, latest
+    /// time, each attribute with the JSON types it holds) — read from the
+    /// columns without listing rows, when every row held is a live
+    /// contact's (no erased rows awaiting a merge); `None` otherwise.
+    pub fn catalog_summary(&self, live: &RoaringBitmap) -> Option<CatalogSummary<'_>> {
+        if !self.dead_rows.is_empty() || !self.contacts.is_subset(live) {
+            return None;
+        }
+        // `last_time` is exact once no erased contact's row is held… unless
+        // one was erased and its rows merged away without a recount; the
+        // merge recounts, and erasing before a merge marks rows dead.
+        let attributes = self
+            .attr_names
+            .iter()
+            .zip(&self.attrs)
+            .map(|(name, col)| (&**name, col.kinds_present()))
+            .collect();
+        Some(CatalogSummary {
+            events: self.time.len(),
+            last_time: self.last_time,
+            attributes,
+        })
+    }
+
     /// Rows of live contacts (catalog statistics).
     pub fn live_rows(&self, live: &RoaringBitmap) -> Vec<u32> {
         let contact = self.row_contacts();

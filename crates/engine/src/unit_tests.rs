@@ -283,3 +283,36 @@ fn large_accounts_evaluate_the_same_split_across_threads() {
     let zero: Vec<u32> = (0..n).filter(|o| o % 5 == 0).collect();
     assert_eq!(members(&ix, none, now()), zero);
 }
+
+/// The catalog's column summary agrees with the live rows: before a merge
+/// an erased contact's rows make it decline, after the merge its latest
+/// time and types are the survivors'.
+#[test]
+fn catalog_summary_reads_the_columns_and_declines_while_erased_rows_remain() {
+    let mut ix = AccountIndex::new(&Schema::default());
+    for o in 0..3 {
+        ix.put_contact(o, &contact(&format!("c{o}"), &[]));
+    }
+    let t = now() - DAY_MS;
+    ix.add_event(0, &event("order", "c0", t, &[("v", AttrValue::Num(1.0))]));
+    ix.add_event(1, &event("order", "c1", t + 5, &[("v", AttrValue::Null)]));
+    ix.add_event(
+        2,
+        &event("order", "c2", t + 9, &[("v", AttrValue::Str("x".into()))]),
+    );
+    let p = ix.partition("order").unwrap();
+    let s = p.catalog_summary(ix.live()).unwrap();
+    assert_eq!((s.events, s.last_time), (3, Some(t + 9)));
+    let k = s.attributes[0].1;
+    assert!(k.number && k.null && k.string && !k.boolean, "{k:?}");
+
+    ix.remove_contact(2);
+    let p = ix.partition("order").unwrap();
+    assert!(p.catalog_summary(ix.live()).is_none());
+    ix.compact();
+    let p = ix.partition("order").unwrap();
+    let s = p.catalog_summary(ix.live()).unwrap();
+    assert_eq!((s.events, s.last_time), (2, Some(t + 5)));
+    let k = s.attributes[0].1;
+    assert!(k.number && k.null && !k.string, "{k:?}");
+}

@@ -150,6 +150,33 @@ pub async fn catalog(
     let live = index.live();
     let mut events: Vec<Value> = Vec::new();
     for (name, partition) in index.partitions() {
+        if let Some(summary) = partition.catalog_summary(live) {
+            if summary.events > 0 {
+                events.push(catalog_entry(
+                    name,
+                    summary.events,
+                    summary.last_time,
+                    summary
+                        .attributes
+                        .iter()
+                        .filter_map(|(attr, k)| {
+                            let types = [
+                                (k.boolean, "boolean"),
+                                (k.null, "null"),
+                                (k.number, "number"),
+                                (k.string, "string"),
+                            ]
+                            .into_iter()
+                            .filter_map(|(present, t)| present.then_some(t))
+                            .collect::<Vec<_>>();
+                            (!types.is_empty()).then(|| json!({"name": attr, "types": types}))
+                        })
+                        .collect(),
+                ));
+            }
+            continue;
+        }
+        // Erased contacts' rows await a merge: list the live rows.
         let rows = partition.live_rows(live);
         if rows.is_empty() {
             continue;
@@ -180,16 +207,20 @@ pub async fn catalog(
                 (!types.is_empty()).then(|| json!({"name": attr, "types": types}))
             })
             .collect();
-        events.push(json!({
-            "name": name,
-            "source": EventSource::of(name).name(),
-            "count": rows.len(),
-            "last_time": last.map(format_instant),
-            "attributes": attributes,
-        }));
+        events.push(catalog_entry(name, rows.len(), last, attributes));
     }
     events.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     Ok(Json(json!({"events": events})))
+}
+
+fn catalog_entry(name: &str, count: usize, last: Option<i64>, attributes: Vec<Value>) -> Value {
+    json!({
+        "name": name,
+        "source": EventSource::of(name).name(),
+        "count": count,
+        "last_time": last.map(format_instant),
+        "attributes": attributes,
+    })
 }
 
 /// `GET /v1/usage`.
