@@ -431,9 +431,8 @@ impl EventPartition {
         if !self.dead_rows.is_empty() || !self.contacts.is_subset(live) {
             return None;
         }
-        // `last_time` is exact once no erased contact's row is held… unless
-        // one was erased and its rows merged away without a recount; the
-        // merge recounts, and erasing before a merge marks rows dead.
+        // Exact here: an erased contact's rows are either still held (dead,
+        // refused above) or merged away, and the merge recounts `last_time`.
         let attributes = self
             .attr_names
             .iter()
