@@ -16,7 +16,13 @@ use crate::suite::SUITE;
 
 /// Resident set size of this process, from /proc (Linux).
 pub fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    rss_bytes_of("self")
+}
+
+/// Resident set size of process `pid` (or `self`), from /proc (Linux); 0
+/// when unreadable.
+pub fn rss_bytes_of(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()

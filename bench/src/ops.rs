@@ -79,15 +79,7 @@ impl Server {
     }
 
     fn rss_bytes(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|kb| kb.parse::<u64>().ok())
-            })
-            .map_or(0, |kb| kb * 1024)
+        crate::eval::rss_bytes_of(&self.child.id().to_string())
     }
 
     /// Stops the server gracefully (SIGTERM) and waits for it.
