@@ -22,15 +22,17 @@ pub fn rss_bytes() -> u64 {
 /// Resident set size of process `pid` (or `self`), from /proc (Linux); 0
 /// when unreadable.
 pub fn rss_bytes_of(pid: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
+    proc_kib(&format!("/proc/{pid}/status"), "VmRSS:").map_or(0, |kb| kb * 1024)
+}
+
+/// A `Key:   N kB` line of a /proc file (status, meminfo), in KiB.
+pub fn proc_kib(path: &str, key: &str) -> Option<u64> {
+    std::fs::read_to_string(path).ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+    })
 }
 
 pub fn run(data: &Path, now: i64, reps: usize, out: &Path) -> Result<(), String> {

@@ -309,15 +309,9 @@ fn machine() -> String {
         .and_then(|l| l.split(':').nth(1))
         .map_or("unknown CPU".to_string(), |s| s.trim().to_string());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or("?".to_string(), |kb| format!("{:.0} GiB", kb / 1048576.0));
+    let mem = crate::eval::proc_kib("/proc/meminfo", "MemTotal:").map_or("?".to_string(), |kb| {
+        format!("{:.0} GiB", kb as f64 / 1048576.0)
+    });
     format!(
         "{cores} cores ({model}), {mem} memory, Linux {}, {}",
         command_output("uname", &["-r"]),

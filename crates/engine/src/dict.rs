@@ -236,11 +236,6 @@ impl Dictionary {
         })
     }
 
-    /// For every code, a predicate over the string as stored.
-    pub fn map_each<T>(&self, f: impl Fn(&str) -> T) -> Vec<T> {
-        (0..self.len() as u32).map(|c| f(self.get(c))).collect()
-    }
-
     /// Bytes held, for memory accounting.
     pub fn heap_bytes(&self) -> usize {
         self.bytes.capacity()

@@ -81,11 +81,11 @@ pub struct Admin;
 async fn authenticate(parts: &Parts, state: &Arc<AppState>) -> ApiResult<AnyKey> {
     let key = bearer(&parts.headers)?;
     let key_hash = hash_key(key);
-    let store_state = state.clone();
-    let hash = key_hash.clone();
-    let found = match state.engine.store().cached_account_by_key_hash(&hash) {
+    let found = match state.engine.store().cached_account_by_key_hash(&key_hash) {
         Some(found) => Some(found),
         None => {
+            let store_state = state.clone();
+            let hash = key_hash.clone();
             tokio::task::spawn_blocking(move || {
                 store_state.engine.store().account_by_key_hash(&hash)
             })
