@@ -25,7 +25,15 @@ pub fn run(data: &Path, args: &ServeArgs, greeting: Option<Greeting>) -> Result<
         .with_writer(std::io::stderr)
         .try_init();
     let started = std::time::Instant::now();
+    tracing::info!(data = %data.display(), "Opening the data directory (one written by an older flowseg is converted first).");
     let engine = Arc::new(Engine::open(data).map_err(|e| e.to_string())?);
+    if let Some(m) = engine.store().migration() {
+        tracing::info!(
+            events = m.events,
+            seconds = m.seconds,
+            "Converted the event log to the current layout (keyed by event seq)."
+        );
+    }
     match engine.loaded_from() {
         IndexSource::Snapshot => tracing::info!(
             seconds = started.elapsed().as_secs_f64(),

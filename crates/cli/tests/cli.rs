@@ -250,7 +250,7 @@ fn stored_ids(data: &Path, account: &str) -> Vec<String> {
     let store = flowseg_store::Store::open(data).unwrap();
     let mut ids = Vec::new();
     store
-        .for_each_event(account, |_, e| ids.push(e.id.unwrap_or_default()))
+        .for_each_event(account, |_, _, e| ids.push(e.id.unwrap_or_default()))
         .unwrap();
     ids
 }

@@ -172,6 +172,7 @@ fn account(now: i64) -> AccountIndex {
     for (who, name, ago, attrs) in events {
         ix.add_event(
             who,
+            1,
             &Event {
                 id: None,
                 name: name.into(),

@@ -9,13 +9,13 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
-use flowseg_model::{ContactWrite, EventInput, FieldDef, Schema};
+use flowseg_model::{ContactWrite, Event, EventInput, FieldDef, Schema};
 use flowseg_rules::{Plan, Problem, Rule, SegmentSource, rule_from_json};
 use flowseg_store::{
     AccountRecord, AppendOutcome, ItemError, Store, StoreError, UpsertOk, contact_seq,
 };
 
-use crate::index::AccountIndex;
+use crate::index::{AccountIndex, EventSeq};
 
 /// Why an engine operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +26,8 @@ pub enum EngineError {
     UnknownAccount(String),
     #[error("contact ordinal {0} does not fit in 32 bits")]
     OrdinalOverflow(u64),
+    #[error("event seq {0} does not fit in 32 bits")]
+    EventSeqOverflow(u64),
 }
 
 /// The store and the indexes of every account.
@@ -47,6 +49,23 @@ pub enum IndexSource {
 
 fn ordinal(seq: u64) -> Result<u32, EngineError> {
     u32::try_from(seq).map_err(|_| EngineError::OrdinalOverflow(seq))
+}
+
+fn event_seq(seq: u64) -> Result<EventSeq, EngineError> {
+    u32::try_from(seq).map_err(|_| EngineError::EventSeqOverflow(seq))
+}
+
+/// The opaque cursor of [`Engine::contact_events`]: the (time, seq) of the
+/// last event returned.
+fn encode_cursor((time, seq): (i64, EventSeq)) -> String {
+    format!("{time}.{seq}")
+}
+
+fn decode_cursor(cursor: &str) -> Result<(i64, EventSeq), EngineError> {
+    cursor
+        .split_once('.')
+        .and_then(|(t, s)| Some((t.parse().ok()?, s.parse().ok()?)))
+        .ok_or_else(|| StoreError::Invalid(format!("`{cursor}` is not a valid cursor")).into())
 }
 
 /// A read lock on one account's index.
@@ -197,12 +216,55 @@ impl Engine {
 
     pub fn delete_contact(&self, account: &str, id: &str) -> Result<bool, EngineError> {
         self.with_index(account, |index| {
-            let deleted = self.store.delete_contact(account, id)?;
+            // The index names the contact's events; its write lock keeps
+            // appends out until both the store and the index forget them.
+            let seqs: Vec<u64> = match contact_seq(id).and_then(|s| u32::try_from(s).ok()) {
+                Some(o) => index
+                    .contact_event_keys(o)
+                    .into_iter()
+                    .map(|(_, seq)| u64::from(seq))
+                    .collect(),
+                None => Vec::new(),
+            };
+            let deleted = self.store.delete_contact(account, id, &seqs)?;
             if deleted && let Some(seq) = contact_seq(id) {
                 index.remove_contact(ordinal(seq)?);
             }
             Ok(deleted)
         })
+    }
+
+    /// One contact's events, newest first (the latest time first, the
+    /// later-accepted first among equal times), `limit` (at least 1) per
+    /// page; pass the returned cursor to get the next page (`None` when
+    /// there is no more). An unknown contact is [`StoreError::NotFound`], a
+    /// cursor not issued here [`StoreError::Invalid`].
+    pub fn contact_events(
+        &self,
+        account: &str,
+        contact: &str,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Event>, Option<String>), EngineError> {
+        let limit = limit.max(1);
+        let after = cursor.map(decode_cursor).transpose()?;
+        let index = self.index(account)?;
+        let index = index.read().unwrap_or_else(|e| e.into_inner());
+        let Some(o) = contact_seq(contact)
+            .and_then(|s| u32::try_from(s).ok())
+            .filter(|o| index.live().contains(*o))
+        else {
+            return Err(StoreError::NotFound(format!("no contact has id `{contact}`")).into());
+        };
+        let keys = index.contact_event_keys(o);
+        let start = after.map_or(0, |c| keys.partition_point(|k| *k >= c));
+        let page = &keys[start..(start + limit).min(keys.len())];
+        let more = start + page.len() < keys.len();
+        let seqs: Vec<u64> = page.iter().map(|(_, s)| u64::from(*s)).collect();
+        // Read while the index is locked, so an erasure cannot come between.
+        let events = self.store.events_by_seq(account, u64::from(o), &seqs)?;
+        let next = page.last().filter(|_| more).map(|k| encode_cursor(*k));
+        Ok((events, next))
     }
 
     pub fn append_events(
@@ -290,8 +352,8 @@ fn apply_appended(index: &mut AccountIndex, outcome: &AppendOutcome) -> Result<(
     for (seq, contact) in &outcome.created_contacts {
         index.put_contact(ordinal(*seq)?, contact);
     }
-    for (_, event, seq) in &outcome.accepted {
-        index.add_event(ordinal(*seq)?, event);
+    for a in &outcome.accepted {
+        index.add_event(ordinal(a.contact_seq)?, event_seq(a.event_seq)?, &a.event);
     }
     Ok(())
 }
@@ -353,9 +415,11 @@ fn load_index(store: &Store, account: &str) -> Result<AccountIndex, EngineError>
         Ok(o) => index.put_contact(o, &contact),
         Err(e) => overflow = Some(e),
     })?;
-    store.for_each_event(account, |seq, event| match ordinal(seq) {
-        Ok(o) => index.load_event(o, &event),
-        Err(e) => overflow = Some(e),
+    store.for_each_event(account, |contact, seq, event| {
+        match ordinal(contact).and_then(|o| Ok((o, event_seq(seq)?))) {
+            Ok((o, seq)) => index.load_event(o, seq, &event),
+            Err(e) => overflow = Some(e),
+        }
     })?;
     if let Some(e) = overflow {
         return Err(e);
@@ -453,6 +517,92 @@ mod tests {
                 .field_value(0, "Age"),
             None
         );
+    }
+
+    /// Every page of a contact's events, following the cursors.
+    fn all_pages(engine: &Engine, contact: &str, limit: usize) -> Vec<(String, i64)> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let (page, next) = engine
+                .contact_events("a1", contact, limit, cursor.as_deref())
+                .unwrap();
+            assert!(page.len() <= limit && !page.is_empty());
+            out.extend(page.into_iter().map(|e| (e.id.unwrap(), e.time)));
+            match next {
+                Some(c) => cursor = Some(c),
+                None => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn contact_events_page_newest_first_across_names_merges_and_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = parse_instant("2026-06-30T00:00:00Z").unwrap();
+        let ev = |id: String, name: &str, who: &str, time: i64| {
+            parse_event(&json!({"id": id, "name": name, "contact": {"email": who},
+                "time": flowseg_model::time::format_instant(time)}))
+            .unwrap()
+        };
+        // Enough events that the partitions merge their tails (4096 rows),
+        // then more that stay pending; equal times and shuffled arrival.
+        let mut expected: Vec<(i64, usize, String)> = Vec::new();
+        let engine = open_with_account(dir.path(), now);
+        for batch in 0..3 {
+            let events: Vec<EventInput> = (0..3000)
+                .map(|i| {
+                    let n = batch * 3000 + i;
+                    let who = if n % 3 == 0 { "a@x.io" } else { "b@x.io" };
+                    let name = ["buy", "look"][n % 2];
+                    let time = now - ((n * 7919) % 500) as i64 * 1000;
+                    if who == "a@x.io" {
+                        expected.push((time, n, format!("e{n}")));
+                    }
+                    ev(format!("e{n}"), name, who, time)
+                })
+                .collect();
+            engine.append_events("a1", &events, now).unwrap();
+        }
+        // Newest time first; the later-accepted first among equal times.
+        expected.sort_by_key(|x| std::cmp::Reverse((x.0, x.1)));
+        let expected: Vec<(String, i64)> = expected.into_iter().map(|(t, _, id)| (id, t)).collect();
+        assert_eq!(all_pages(&engine, "c0", 7), expected);
+        assert_eq!(all_pages(&engine, "c0", 5000), expected);
+        assert!(matches!(
+            engine.contact_events("a1", "c0", 3, Some("garbage")),
+            Err(EngineError::Store(StoreError::Invalid(_)))
+        ));
+        assert!(matches!(
+            engine.contact_events("a1", "c9", 3, None),
+            Err(EngineError::Store(StoreError::NotFound(_)))
+        ));
+        engine.save_snapshot().unwrap();
+        drop(engine);
+        let engine = Engine::open(dir.path()).unwrap();
+        assert_eq!(engine.loaded_from(), &IndexSource::Snapshot);
+        assert_eq!(all_pages(&engine, "c0", 100), expected);
+        // Erasure removes the contact's events from the log (their ids are
+        // free again), and nothing of the other contact's.
+        let b_before = all_pages(&engine, "c1", 1000).len();
+        assert!(engine.delete_contact("a1", "c0").unwrap());
+        let mut left = 0;
+        engine
+            .store()
+            .for_each_event("a1", |contact, _, _| {
+                assert_eq!(contact, 1);
+                left += 1;
+            })
+            .unwrap();
+        assert_eq!(left, b_before);
+        let out = engine
+            .append_events("a1", &[ev("e0".into(), "buy", "a@x.io", now)], now)
+            .unwrap();
+        assert_eq!((out.accepted.len(), out.accepted[0].contact_seq), (1, 2));
+        drop(engine);
+        let engine = Engine::open(dir.path()).unwrap();
+        assert_eq!(all_pages(&engine, "c1", 1000).len(), b_before);
+        assert_eq!(all_pages(&engine, "c2", 10), vec![("e0".to_string(), now)]);
     }
 
     #[test]

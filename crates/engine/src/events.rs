@@ -1,6 +1,7 @@
 //! Events of one name, stored columnar and grouped by contact.
 //!
-//! Rows live in columns (time, one typed column per attribute). The first
+//! Rows live in columns (time, the event's seq in the store's log, one typed
+//! column per attribute). The first
 //! `base_len` rows are sorted by (contact, time) and indexed by `offsets`
 //! (per contact ordinal), so a base row's contact is implied by its position
 //! and not stored. Later rows are a pending tail in arrival order: their
@@ -55,6 +56,9 @@ const MIN_PENDING_TO_COMPACT: usize = 4096;
 #[derive(Debug, Clone, Default)]
 pub struct EventPartition {
     time: Vec<i64>,
+    /// Each row's event seq: its key in the store's log, so that a
+    /// contact's events can be read back (listing) and erased.
+    seq: Vec<u32>,
     attr_names: Vec<Box<str>>,
     attr_index: HashMap<Box<str>, usize, foldhash::fast::RandomState>,
     attrs: Vec<AttrColumn>,
@@ -125,8 +129,14 @@ impl EventPartition {
     }
 
     /// Appends one event.
-    pub fn push(&mut self, ordinal: u32, time: i64, attributes: &flowseg_model::Attributes) {
-        let row = self.append_row(ordinal, time, attributes);
+    pub fn push(
+        &mut self,
+        ordinal: u32,
+        seq: u32,
+        time: i64,
+        attributes: &flowseg_model::Attributes,
+    ) {
+        let row = self.append_row(ordinal, seq, time, attributes);
         let rows = self.pending.entry(ordinal).or_default();
         let at = rows.partition_point(|r| self.time[*r as usize] <= time);
         rows.insert(at, row);
@@ -139,21 +149,24 @@ impl EventPartition {
     pub fn push_unindexed(
         &mut self,
         ordinal: u32,
+        seq: u32,
         time: i64,
         attributes: &flowseg_model::Attributes,
     ) {
-        self.append_row(ordinal, time, attributes);
+        self.append_row(ordinal, seq, time, attributes);
     }
 
-    /// Stores a row's time, contact and attributes; returns the row.
+    /// Stores a row's time, seq, contact and attributes; returns the row.
     fn append_row(
         &mut self,
         ordinal: u32,
+        seq: u32,
         time: i64,
         attributes: &flowseg_model::Attributes,
     ) -> u32 {
         let row = self.time.len();
         self.time.push(time);
+        self.seq.push(seq);
         for col in &mut self.attrs {
             col.push_absent();
         }
@@ -218,6 +231,7 @@ impl EventPartition {
         let sorted_contacts = permute(&contact, &order);
         drop(contact);
         self.time = permute(&self.time, &order);
+        self.seq = permute(&self.seq, &order);
         for col in &mut self.attrs {
             col.permute(&order);
         }
@@ -288,6 +302,19 @@ impl EventPartition {
         }
     }
 
+    /// Appends the (time, event seq) of each of a contact's rows to `out`.
+    pub fn contact_keys(&self, ordinal: u32, out: &mut Vec<(i64, u32)>) {
+        if !self.contacts.contains(ordinal) {
+            return;
+        }
+        let mut rows = Vec::new();
+        self.rows_of(ordinal, &mut rows);
+        out.extend(
+            rows.iter()
+                .map(|r| (self.time[*r as usize], self.seq[*r as usize])),
+        );
+    }
+
     /// Merges a contact's base range and pending slice by time.
     fn merge_runs(&self, base: Range<u32>, pend: &[u32], out: &mut Vec<u32>) {
         let (mut i, mut j) = (base.start, 0);
@@ -331,6 +358,7 @@ impl EventPartition {
     pub fn heap_parts(&self) -> Vec<(String, usize)> {
         let mut parts = vec![
             ("time".to_string(), self.time.capacity() * 8),
+            ("seq".to_string(), self.seq.capacity() * 4),
             ("offsets".to_string(), self.offsets.capacity() * 4),
         ];
         for (name, col) in self.attr_names.iter().zip(&self.attrs) {
@@ -346,6 +374,7 @@ impl EventPartition {
 
     pub fn heap_bytes(&self) -> usize {
         self.time.capacity() * 8
+            + self.seq.capacity() * 4
             + self.offsets.capacity() * 4
             + self.tail_contact.capacity() * 4
             + self
@@ -463,6 +492,7 @@ impl EventPartition {
             return Err(invalid("a partition must be compacted before it is saved"));
         }
         w.slice(&self.time)?;
+        w.slice(&self.seq)?;
         w.u64(self.attrs.len() as u64)?;
         for (name, col) in self.attr_names.iter().zip(&self.attrs) {
             w.str(name)?;
@@ -482,8 +512,14 @@ impl EventPartition {
     pub fn read_from<R: std::io::Read>(r: &mut Reader<R>) -> std::io::Result<EventPartition> {
         let mut p = EventPartition {
             time: r.vec()?,
+            seq: r.vec()?,
             ..EventPartition::default()
         };
+        if p.seq.len() != p.time.len() {
+            return Err(invalid(
+                "an event seq column of another length than its partition",
+            ));
+        }
         let n = r.u64()?;
         for _ in 0..n {
             let name = r.string()?;

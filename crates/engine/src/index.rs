@@ -14,6 +14,9 @@ use crate::snapshot::{Reader, Writer, invalid};
 /// store's per-account contact sequence).
 pub type Ordinal = u32;
 
+/// Events are named by the store's per-account event seq, held in 32 bits.
+pub type EventSeq = u32;
+
 #[derive(Debug, Clone, Default)]
 pub struct AccountIndex {
     pub(crate) schema: Schema,
@@ -70,13 +73,14 @@ impl AccountIndex {
         }
     }
 
-    /// Records an event of a live contact (times may arrive in any order).
-    pub fn add_event(&mut self, ordinal: Ordinal, event: &Event) {
+    /// Records an event of a live contact (times may arrive in any order),
+    /// with its seq in the store's log.
+    pub fn add_event(&mut self, ordinal: Ordinal, seq: EventSeq, event: &Event) {
         let partition = self
             .partitions
             .entry(event.name.as_str().into())
             .or_default();
-        partition.push(ordinal, event.time, &event.attributes);
+        partition.push(ordinal, seq, event.time, &event.attributes);
         if partition.wants_compaction() {
             partition.compact(&self.live);
         }
@@ -85,11 +89,24 @@ impl AccountIndex {
     /// Records an event during a bulk load: no merging until [`compact`].
     ///
     /// [`compact`]: AccountIndex::compact
-    pub fn load_event(&mut self, ordinal: Ordinal, event: &Event) {
+    pub fn load_event(&mut self, ordinal: Ordinal, seq: EventSeq, event: &Event) {
         self.partitions
             .entry(event.name.as_str().into())
             .or_default()
-            .push_unindexed(ordinal, event.time, &event.attributes);
+            .push_unindexed(ordinal, seq, event.time, &event.attributes);
+    }
+
+    /// A contact's events as (time, seq), newest first (the latest time
+    /// first, and the later-accepted first among equal times).
+    pub fn contact_event_keys(&self, ordinal: Ordinal) -> Vec<(i64, EventSeq)> {
+        let mut keys = Vec::new();
+        if self.live.contains(ordinal) {
+            for partition in self.partitions.values() {
+                partition.contact_keys(ordinal, &mut keys);
+            }
+        }
+        keys.sort_unstable_by(|a, b| b.cmp(a));
+        keys
     }
 
     /// Merges every partition's pending tail (after a bulk load).

@@ -21,8 +21,8 @@ use roaring::RoaringBitmap;
 use crate::index::AccountIndex;
 
 const MAGIC: &[u8; 8] = b"FSEGIDX\0";
-/// Bump whenever the layout of any written type changes.
-const VERSION: u32 = 1;
+/// Bump whenever the layout of any written type changes (2: event seqs).
+const VERSION: u32 = 2;
 pub const FILE: &str = "index.snapshot";
 
 pub fn path(dir: &Path) -> PathBuf {

@@ -67,10 +67,12 @@ fn index() -> AccountIndex {
     let s = |x: &str| AttrValue::Str(x.into());
     ix.add_event(
         0,
+        1,
         &event("cart_add", "c0", n - 3 * 3_600_000, &[("cart_id", s("k1"))]),
     );
     ix.add_event(
         0,
+        2,
         &event(
             "purchase",
             "c0",
@@ -80,14 +82,17 @@ fn index() -> AccountIndex {
     );
     ix.add_event(
         1,
+        3,
         &event("cart_add", "c1", n - 3 * 3_600_000, &[("cart_id", s("k2"))]),
     );
     ix.add_event(
         1,
+        4,
         &event("purchase", "c1", n - 3_600_000, &[("cart_id", s("other"))]),
     );
     ix.add_event(
         1,
+        5,
         &event(
             "purchase",
             "c1",
@@ -97,6 +102,7 @@ fn index() -> AccountIndex {
     );
     ix.add_event(
         1,
+        6,
         &event("purchase", "c1", n + 1, &[("price", AttrValue::Num(500.0))]),
     );
     ix
@@ -267,6 +273,7 @@ fn large_accounts_evaluate_the_same_split_across_threads() {
             let attrs = [("gift", AttrValue::Bool(d % 2 == 0))];
             ix.load_event(
                 o,
+                7,
                 &event("purchase", &id, now() - i64::from(d) * DAY_MS - 1, &attrs),
             );
         }
@@ -294,10 +301,19 @@ fn catalog_summary_reads_the_columns_and_declines_while_erased_rows_remain() {
         ix.put_contact(o, &contact(&format!("c{o}"), &[]));
     }
     let t = now() - DAY_MS;
-    ix.add_event(0, &event("order", "c0", t, &[("v", AttrValue::Num(1.0))]));
-    ix.add_event(1, &event("order", "c1", t + 5, &[("v", AttrValue::Null)]));
+    ix.add_event(
+        0,
+        8,
+        &event("order", "c0", t, &[("v", AttrValue::Num(1.0))]),
+    );
+    ix.add_event(
+        1,
+        9,
+        &event("order", "c1", t + 5, &[("v", AttrValue::Null)]),
+    );
     ix.add_event(
         2,
+        10,
         &event("order", "c2", t + 9, &[("v", AttrValue::Str("x".into()))]),
     );
     let p = ix.partition("order").unwrap();

@@ -10,8 +10,9 @@ use flowseg_model::{Contact, ContactWrite, FieldDef, Schema, Value};
 use redb::{ReadTransaction, ReadableTable, Table, TableDefinition, WriteTransaction};
 
 use crate::codec::{decode_fields, encode_fields, event_id};
+use crate::events::split_logged;
 use crate::tables::{
-    BY_EMAIL, BY_EXTERNAL_ID, BY_PHONE, CONTACTS, COUNTERS, EVENT_IDS, EVENTS, SCHEMAS,
+    BY_EMAIL, BY_EXTERNAL_ID, BY_PHONE, CONTACTS, COUNTERS, EVENT_IDS, EVENT_LOG, SCHEMAS,
 };
 use crate::{Store, StoreError, contact_id, contact_seq, ensure_account};
 
@@ -505,11 +506,22 @@ impl Store {
         }
     }
 
-    /// Erases a contact, its identity index entries, all its events and
-    /// their de-duplication ids, in one durable transaction. Its seq is never
+    /// Erases a contact, its identity index entries, its events and their
+    /// de-duplication ids, in one durable transaction. Its seq is never
     /// reused. Returns whether the contact existed. Usage already metered
     /// stays (it was billed).
-    pub fn delete_contact(&self, account: &str, id: &str) -> Result<bool, StoreError> {
+    ///
+    /// The log is keyed by event seq, so the caller names the contact's
+    /// events: `event_seqs` must be all of them (the engine's index holds
+    /// them, and its write lock keeps appends out meanwhile). A seq that is
+    /// not stored or is another contact's refuses the whole erasure as
+    /// [`StoreError::Corrupt`], changing nothing.
+    pub fn delete_contact(
+        &self,
+        account: &str,
+        id: &str,
+        event_seqs: &[u64],
+    ) -> Result<bool, StoreError> {
         let Some(seq) = contact_seq(id) else {
             return Ok(false);
         };
@@ -518,12 +530,19 @@ impl Store {
             if tables.remove(account, seq)?.is_none() {
                 return Ok(false);
             }
-            let mut events = txn.open_table(EVENTS)?;
+            let mut log = txn.open_table(EVENT_LOG)?;
             let mut ids = Vec::new();
-            let range = (account, seq, i64::MIN, 0u64)..=(account, seq, i64::MAX, u64::MAX);
-            for item in events.extract_from_if(range, |_, _| true)? {
-                let (_, v) = item?;
-                if let Some(id) = event_id(v.value())? {
+            for &event in event_seqs {
+                let value = log.remove((account, event))?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("event {event} of contact `{id}` is not stored"))
+                })?;
+                let (owner, _, body) = split_logged(value.value())?;
+                if owner != seq {
+                    return Err(StoreError::Corrupt(format!(
+                        "event {event} is contact `c{owner}`'s, not `{id}`'s"
+                    )));
+                }
+                if let Some(id) = event_id(body)? {
                     ids.push(id);
                 }
             }
@@ -856,8 +875,8 @@ mod tests {
             .map(|i| w(&[("ExternalId", text(&format!("x{i}")))]))
             .collect();
         s.upsert_contacts("acc", &writes, 1).unwrap();
-        assert!(s.delete_contact("acc", "c2").unwrap());
-        assert!(!s.delete_contact("acc", "c2").unwrap());
+        assert!(s.delete_contact("acc", "c2", &[]).unwrap());
+        assert!(!s.delete_contact("acc", "c2", &[]).unwrap());
         let mut seen = Vec::new();
         s.for_each_contact("acc", |seq, c| seen.push((seq, c.id)))
             .unwrap();

@@ -1,5 +1,5 @@
 //! The event log: batched durable appends with de-duplication and contact
-//! resolution, per-contact reads, full scans for rebuilds, usage metering.
+//! resolution, reads by event seq, full scans for rebuilds, usage metering.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,14 +12,26 @@ use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use crate::codec::{decode_event, encode_event};
 use crate::contacts::{ContactTables, IDENTITIES, next_contact_seq, scan_contacts};
-use crate::tables::{COUNTERS, EVENT_IDS, EVENT_NAME_IDS, EVENT_NAMES, EVENTS, USAGE};
+use crate::tables::{COUNTERS, EVENT_IDS, EVENT_LOG, EVENT_NAME_IDS, EVENT_NAMES, USAGE};
 use crate::{Store, StoreError, contact_id, contact_seq, ensure_account};
+
+/// One stored item of an appended batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AcceptedEvent {
+    /// The item's position in the batch.
+    pub index: usize,
+    pub event: Event,
+    /// The seq of the event's contact.
+    pub contact_seq: u64,
+    /// The event's own seq: its key in the log, in order of acceptance.
+    pub event_seq: u64,
+}
 
 /// What became of each item of an appended batch (indexes into the batch).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AppendOutcome {
-    /// Stored events with their contact's seq, in batch order.
-    pub accepted: Vec<(usize, Event, u64)>,
+    /// Stored events, in batch order.
+    pub accepted: Vec<AcceptedEvent>,
     /// Items whose `id` was already stored (or seen earlier in the batch).
     pub duplicates: Vec<usize>,
     /// Refused items and why (one sentence, the value in backticks).
@@ -66,32 +78,49 @@ fn load_names(txn: &ReadTransaction, account: &str) -> Result<Vec<String>, Store
     Ok(names)
 }
 
-/// Streams an account's events by contact, time, arrival within one read
-/// transaction.
+/// A log value: the contact seq and the time, then the encoded body.
+pub(crate) fn encode_logged(contact: u64, time: i64, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + body.len());
+    out.extend_from_slice(&contact.to_le_bytes());
+    out.extend_from_slice(&time.to_le_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// Splits a log value into (contact seq, time, body).
+pub(crate) fn split_logged(value: &[u8]) -> Result<(u64, i64, &[u8]), StoreError> {
+    if value.len() < 16 {
+        return Err(StoreError::Corrupt(format!(
+            "an event log value of {} bytes (at least 16 expected)",
+            value.len()
+        )));
+    }
+    let (head, body) = value.split_at(16);
+    let contact = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
+    let time = i64::from_le_bytes(head[8..].try_into().expect("8 bytes"));
+    Ok((contact, time, body))
+}
+
+/// Streams an account's events in order of acceptance (event seq) within
+/// one read transaction, as `f(contact seq, event seq, event)`.
 fn scan_events(
     txn: &ReadTransaction,
     account: &str,
-    mut f: impl FnMut(u64, Event),
+    mut f: impl FnMut(u64, u64, Event),
 ) -> Result<(), StoreError> {
     let names = load_names(txn, account)?;
-    let t = txn.open_table(EVENTS)?;
-    let range = (account, 0u64, i64::MIN, 0u64)..=(account, u64::MAX, i64::MAX, u64::MAX);
-    let mut last_seq = None;
-    let mut last_id = String::new();
-    for item in t.range(range)? {
+    let t = txn.open_table(EVENT_LOG)?;
+    for item in t.range((account, 0u64)..=(account, u64::MAX))? {
         let (k, v) = item?;
-        let (_, seq, time, _) = k.value();
-        if last_seq != Some(seq) {
-            last_seq = Some(seq);
-            last_id = contact_id(seq);
-        }
-        let body = decode_event(v.value())?;
+        let (contact, time, body) = split_logged(v.value())?;
+        let body = decode_event(body)?;
         f(
-            seq,
+            contact,
+            k.value().1,
             Event {
                 id: body.id,
                 name: name_of(&names, body.name_id)?.to_owned(),
-                contact_id: last_id.clone(),
+                contact_id: contact_id(contact),
                 time,
                 attributes: body.attributes,
             },
@@ -106,19 +135,6 @@ fn name_of(names: &[String], id: u32) -> Result<&str, StoreError> {
         .filter(|n| !n.is_empty())
         .map(String::as_str)
         .ok_or_else(|| StoreError::Corrupt(format!("event name id {id} is not interned")))
-}
-
-/// The opaque cursor of [`Store::contact_events`]: the key of the last
-/// event returned.
-fn encode_cursor(time: i64, seq: u64) -> String {
-    format!("{time}.{seq}")
-}
-
-fn decode_cursor(cursor: &str) -> Result<(i64, u64), StoreError> {
-    cursor
-        .split_once('.')
-        .and_then(|(t, s)| Some((t.parse().ok()?, s.parse().ok()?)))
-        .ok_or_else(|| StoreError::Invalid(format!("`{cursor}` is not a valid cursor")))
 }
 
 impl Store {
@@ -176,7 +192,7 @@ fn append_in(
         {
             let mut out = AppendOutcome::default();
             let mut contacts = ContactTables::open(txn)?;
-            let mut log = txn.open_table(EVENTS)?;
+            let mut log = txn.open_table(EVENT_LOG)?;
             let mut dedup = txn.open_table(EVENT_IDS)?;
             let mut name_ids = txn.open_table(EVENT_NAME_IDS)?;
             let mut names = txn.open_table(EVENT_NAMES)?;
@@ -268,9 +284,10 @@ fn append_in(
                 let time = event.time.unwrap_or(now);
                 let event_seq = next_event;
                 next_event += 1;
+                let body = encode_event(event.id.as_deref(), name_id, &event.attributes);
                 log.insert(
-                    (account, seq, time, event_seq),
-                    encode_event(event.id.as_deref(), name_id, &event.attributes).as_slice(),
+                    (account, event_seq),
+                    encode_logged(seq, time, &body).as_slice(),
                 )?;
                 if let Some(id) = &event.id {
                     dedup.insert((account, id.as_str()), ())?;
@@ -278,17 +295,18 @@ fn append_in(
                 if EventSource::of(&event.name) == EventSource::Custom {
                     custom += 1;
                 }
-                out.accepted.push((
+                out.accepted.push(AcceptedEvent {
                     index,
-                    Event {
+                    event: Event {
                         id: event.id.clone(),
                         name: event.name.clone(),
                         contact_id: contact_id(seq),
                         time,
                         attributes: event.attributes.clone(),
                     },
-                    seq,
-                ));
+                    contact_seq: seq,
+                    event_seq,
+                });
             }
 
             if next_contact != start_contact {
@@ -314,13 +332,12 @@ fn append_in(
 }
 
 impl Store {
-    /// Streams every event of an account ordered by contact seq, then time
-    /// (then arrival), from one consistent snapshot: a rebuild can build
-    /// each contact's time-sorted run as it goes.
+    /// Streams every event of an account in order of acceptance, as
+    /// `f(contact seq, event seq, event)`, from one consistent snapshot.
     pub fn for_each_event(
         &self,
         account: &str,
-        f: impl FnMut(u64, Event),
+        f: impl FnMut(u64, u64, Event),
     ) -> Result<(), StoreError> {
         scan_events(&self.read()?, account, f)
     }
@@ -334,7 +351,7 @@ impl Store {
         &self,
         account: &str,
         on_contact: impl FnMut(u64, Contact),
-        on_event: impl FnMut(u64, Event),
+        on_event: impl FnMut(u64, u64, Event),
     ) -> Result<u64, StoreError> {
         let txn = self.read()?;
         let bound = next_contact_seq(&txn.open_table(COUNTERS)?, account)?;
@@ -343,59 +360,42 @@ impl Store {
         Ok(bound)
     }
 
-    /// One contact's events, newest first, `limit` (at least 1) per page;
-    /// pass the returned cursor to get the next page (`None` when there is
-    /// no more). An unknown contact is [`StoreError::NotFound`], a cursor
-    /// the store did not issue [`StoreError::Invalid`].
-    pub fn contact_events(
+    /// The events with the given seqs, in the order given, all of which
+    /// must be the contact's (the engine's index knows which seqs a contact
+    /// has: it lists a contact's events by asking for them). A seq that is
+    /// not stored, or is another contact's, is [`StoreError::Corrupt`]:
+    /// the index and the store disagree.
+    pub fn events_by_seq(
         &self,
         account: &str,
-        contact: &str,
-        limit: usize,
-        cursor: Option<&str>,
-    ) -> Result<(Vec<Event>, Option<String>), StoreError> {
-        let limit = limit.max(1);
-        let not_found = || StoreError::NotFound(format!("no contact has id `{contact}`"));
-        let seq = contact_seq(contact).ok_or_else(not_found)?;
+        contact: u64,
+        seqs: &[u64],
+    ) -> Result<Vec<Event>, StoreError> {
         let txn = self.read()?;
-        if txn
-            .open_table(crate::tables::CONTACTS)?
-            .get((account, seq))?
-            .is_none()
-        {
-            return Err(not_found());
-        }
         let names = load_names(&txn, account)?;
-        let t = txn.open_table(EVENTS)?;
-        let low = (account, seq, i64::MIN, 0u64);
-        let mut iter = match cursor {
-            Some(c) => {
-                let (time, es) = decode_cursor(c)?;
-                t.range(low..(account, seq, time, es))?
+        let t = txn.open_table(EVENT_LOG)?;
+        let id = contact_id(contact);
+        let mut out = Vec::with_capacity(seqs.len());
+        for &seq in seqs {
+            let value = t.get((account, seq))?.ok_or_else(|| {
+                StoreError::Corrupt(format!("event {seq} of contact `{id}` is not stored"))
+            })?;
+            let (owner, time, body) = split_logged(value.value())?;
+            if owner != contact {
+                return Err(StoreError::Corrupt(format!(
+                    "event {seq} is contact `c{owner}`'s, not `{id}`'s"
+                )));
             }
-            None => t.range(low..=(account, seq, i64::MAX, u64::MAX))?,
-        }
-        .rev();
-        let mut page = Vec::with_capacity(limit.min(1024));
-        let mut last = None;
-        for item in iter.by_ref().take(limit) {
-            let (k, v) = item?;
-            let (_, _, time, es) = k.value();
-            let body = decode_event(v.value())?;
-            page.push(Event {
+            let body = decode_event(body)?;
+            out.push(Event {
                 id: body.id,
                 name: name_of(&names, body.name_id)?.to_owned(),
-                contact_id: contact.to_owned(),
+                contact_id: id.clone(),
                 time,
                 attributes: body.attributes,
             });
-            last = Some((time, es));
         }
-        let more = iter.next().transpose()?.is_some();
-        Ok((
-            page,
-            last.filter(|_| more).map(|(t, s)| encode_cursor(t, s)),
-        ))
+        Ok(out)
     }
 
     /// Accepted custom events per UTC month (`YYYY-MM`), oldest first.
@@ -473,7 +473,14 @@ mod tests {
         let acc: Vec<_> = out
             .accepted
             .iter()
-            .map(|(i, e, seq)| (*i, e.contact_id.as_str(), *seq, e.time))
+            .map(|a| {
+                (
+                    a.index,
+                    a.event.contact_id.as_str(),
+                    a.contact_seq,
+                    a.event.time,
+                )
+            })
             .collect();
         assert_eq!(
             acc,
@@ -539,8 +546,20 @@ mod tests {
         assert_eq!(out.duplicates, vec![0]);
         assert_eq!(out.accepted.len(), 1);
         let mut n = 0;
-        s.for_each_event("acc", |_, _| n += 1).unwrap();
+        s.for_each_event("acc", |_, _, _| n += 1).unwrap();
         assert_eq!(n, 4);
+    }
+
+    /// The seqs of a contact's events, as the engine's index would give.
+    fn seqs_of(s: &Store, contact: u64) -> Vec<u64> {
+        let mut seqs = Vec::new();
+        s.for_each_event("acc", |c, seq, _| {
+            if c == contact {
+                seqs.push(seq)
+            }
+        })
+        .unwrap();
+        seqs
     }
 
     #[test]
@@ -556,15 +575,23 @@ mod tests {
             10,
         )
         .unwrap();
-        assert!(s.delete_contact("acc", "c0").unwrap());
+        assert_eq!(seqs_of(&s, 0), vec![0, 2]);
+        // Naming another contact's event refuses the erasure, changing nothing.
+        assert!(matches!(
+            s.delete_contact("acc", "c0", &[0, 1]),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(s.contact("acc", "c0").unwrap().is_some());
+        assert_eq!(seqs_of(&s, 0), vec![0, 2]);
+        assert!(matches!(
+            s.delete_contact("acc", "c0", &[0, 7]),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(s.delete_contact("acc", "c0", &seqs_of(&s, 0)).unwrap());
         let mut seen = Vec::new();
-        s.for_each_event("acc", |seq, e| seen.push((seq, e.id.unwrap())))
+        s.for_each_event("acc", |seq, _, e| seen.push((seq, e.id.unwrap())))
             .unwrap();
         assert_eq!(seen, vec![(1, "e2".to_string())]);
-        assert!(matches!(
-            s.contact_events("acc", "c0", 10, None),
-            Err(StoreError::NotFound(_))
-        ));
         assert_eq!(s.contact_by_email("acc", "a@x.com").unwrap(), None);
         // The erased contact's ids are free again; the email makes a new contact.
         let out = s
@@ -575,7 +602,8 @@ mod tests {
             )
             .unwrap();
         assert_eq!(out.accepted.len(), 1);
-        assert_eq!(out.accepted[0].2, 2);
+        assert_eq!(out.accepted[0].contact_seq, 2);
+        assert_eq!(out.accepted[0].event_seq, 3);
     }
 
     #[test]
@@ -605,51 +633,44 @@ mod tests {
     }
 
     #[test]
-    fn contact_events_pages_newest_first() {
+    fn events_by_seq_reads_one_contacts_events() {
         let (_d, s) = store();
-        let batch: Vec<_> = (0..7)
-            .map(|i| {
-                ev(
-                    Some(&format!("e{i}")),
-                    if i % 2 == 0 { "even" } else { "odd" },
-                    email("a@x.com"),
-                    Some(100 - (i % 3)),
+        s.append_events(
+            "acc",
+            &[
+                ev(Some("e0"), "buy", email("a@x.com"), Some(5)),
+                ev(Some("e1"), "look", email("b@x.com"), Some(6)),
+                ev(Some("e2"), "look", email("a@x.com"), Some(-3)),
+            ],
+            1,
+        )
+        .unwrap();
+        let got = s.events_by_seq("acc", 0, &[2, 0]).unwrap();
+        let got: Vec<_> = got
+            .iter()
+            .map(|e| {
+                (
+                    e.id.as_deref().unwrap(),
+                    e.name.as_str(),
+                    e.time,
+                    e.contact_id.as_str(),
                 )
             })
             .collect();
-        s.append_events("acc", &batch, 1).unwrap();
-        s.append_events("acc", &[ev(None, "other", email("b@x.com"), Some(1000))], 1)
-            .unwrap();
-        let mut all = Vec::new();
-        let mut cursor = None;
-        loop {
-            let (page, next) = s.contact_events("acc", "c0", 3, cursor.as_deref()).unwrap();
-            assert!(page.len() <= 3);
-            all.extend(page);
-            match next {
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
-        }
-        assert_eq!(all.len(), 7);
-        assert!(all.windows(2).all(|w| w[0].time >= w[1].time));
-        assert!(all.iter().all(|e| e.contact_id == "c0"));
-        let mut ids: Vec<_> = all.iter().map(|e| e.id.clone().unwrap()).collect();
-        ids.sort();
-        ids.dedup();
-        assert_eq!(ids.len(), 7);
-        // Same-time events come newest-arrival first.
-        assert_eq!(all[0].id.as_deref(), Some("e6"));
+        assert_eq!(got, vec![("e2", "look", -3, "c0"), ("e0", "buy", 5, "c0")]);
+        // Another contact's event, or one never stored, is a disagreement.
         assert!(matches!(
-            s.contact_events("acc", "c0", 3, Some("garbage")),
-            Err(StoreError::Invalid(_))
+            s.events_by_seq("acc", 0, &[1]),
+            Err(StoreError::Corrupt(_))
         ));
-        let (page, next) = s.contact_events("acc", "c0", 100, None).unwrap();
-        assert_eq!((page.len(), next), (7, None));
+        assert!(matches!(
+            s.events_by_seq("acc", 0, &[9]),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 
     #[test]
-    fn for_each_event_orders_by_contact_then_time() {
+    fn for_each_event_streams_in_order_of_acceptance() {
         let (_d, s) = store();
         s.append_events(
             "acc",
@@ -657,21 +678,24 @@ mod tests {
                 ev(None, "a", email("b@x.com"), Some(5)),
                 ev(None, "a", email("a@x.com"), Some(3)),
                 ev(None, "b", email("b@x.com"), Some(-1)),
-                ev(None, "c", email("a@x.com"), Some(1)),
             ],
             1,
         )
         .unwrap();
-        let mut seen = Vec::new();
-        s.for_each_event("acc", |seq, e| seen.push((seq, e.time, e.name)))
+        s.append_events("acc", &[ev(None, "c", email("a@x.com"), Some(1))], 1)
             .unwrap();
+        let mut seen = Vec::new();
+        s.for_each_event("acc", |contact, seq, e| {
+            seen.push((seq, contact, e.time, e.name))
+        })
+        .unwrap();
         assert_eq!(
             seen,
             vec![
-                (0, -1, "b".to_string()),
-                (0, 5, "a".to_string()),
-                (1, 1, "c".to_string()),
-                (1, 3, "a".to_string())
+                (0, 0, 5, "a".to_string()),
+                (1, 1, 3, "a".to_string()),
+                (2, 0, -1, "b".to_string()),
+                (3, 1, 1, "c".to_string())
             ]
         );
     }

@@ -15,10 +15,14 @@
 //!
 //! Contacts get a per-account dense sequence number (`seq`, from 0, never
 //! reused) that the engine uses as its in-memory ordinal; the public id is
-//! `c{seq}` ([`contact_seq`] parses it back). Events are keyed by
-//! `(account, contact seq, time, event seq)`, so one contact's events are a
-//! time-ordered range, erasing them is a range delete and a rebuild streams
-//! them contact by contact.
+//! `c{seq}` ([`contact_seq`] parses it back). Events get a per-account
+//! sequence number too, in order of acceptance, and the event log is keyed
+//! by `(account, event seq)`: every append lands at the end of the tree, so
+//! a batch dirties a few pages however many contacts it names. Finding one
+//! contact's events therefore needs their seqs, which the engine's index
+//! holds ([`Store::events_by_seq`], [`Store::delete_contact`]). Data
+//! directories written before this layout are converted when opened
+//! (see `migrate.rs`).
 //!
 //! [`Schema`]: flowseg_model::Schema
 
@@ -26,6 +30,7 @@ mod accounts;
 mod codec;
 mod contacts;
 mod events;
+mod migrate;
 mod segments;
 
 use std::path::Path;
@@ -36,7 +41,8 @@ use redb::{
 
 pub use accounts::{AccountRecord, ApiKeyRecord, KeyKind};
 pub use contacts::{ItemError, UpsertOk};
-pub use events::AppendOutcome;
+pub use events::{AcceptedEvent, AppendOutcome};
+pub use migrate::Migration;
 pub use segments::{SegmentRecord, SnapshotMeta, SnapshotRecord, resolve_segment_label};
 
 /// The file name of the database inside the data directory.
@@ -115,9 +121,9 @@ mod tables {
     /// (account, external id) → contact seq.
     pub const BY_EXTERNAL_ID: TableDefinition<(&str, &str), u64> =
         TableDefinition::new("by_external_id");
-    /// (account, contact seq, time ms, event seq) → encoded event body.
-    pub const EVENTS: TableDefinition<(&str, u64, i64, u64), &[u8]> =
-        TableDefinition::new("events");
+    /// (account, event seq) → contact seq (u64 LE), time ms (i64 LE), then
+    /// the encoded event body: the event log in order of acceptance.
+    pub const EVENT_LOG: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("event_log");
     /// (account, event id) → (): the ids seen, for de-duplication.
     pub const EVENT_IDS: TableDefinition<(&str, &str), ()> = TableDefinition::new("event_ids");
     /// (account, name id) → event name.
@@ -147,6 +153,8 @@ pub struct Store {
     /// Key hash → account, for authentication (see
     /// [`Store::account_by_key_hash`]).
     key_cache: std::sync::Mutex<accounts::KeyCache>,
+    /// What opening converted from an older layout, if anything.
+    migration: Option<Migration>,
 }
 
 /// Parses a contact id (`c{seq}`) back to its sequence number; `None` when
@@ -170,14 +178,16 @@ pub fn contact_id(seq: u64) -> String {
 impl Store {
     /// Opens the store in `dir` (created if missing), creating
     /// `dir/flowseg.redb` on first use. After a crash redb repairs the file
-    /// here, which can take a while on a large database. Fails if another
+    /// here, which can take a while on a large database; so does converting
+    /// a directory written in an older layout ([`Store::migration`]). Fails if another
     /// process holds the database open.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir)?;
         let db = Database::create(dir.join(DB_FILE))?;
-        let store = Store {
+        let mut store = Store {
             db,
             key_cache: Default::default(),
+            migration: None,
         };
         // Create every table once so read transactions never meet a missing
         // one (without a generation bump: opening is not a write).
@@ -192,7 +202,7 @@ impl Store {
             txn.open_table(BY_EMAIL)?;
             txn.open_table(BY_PHONE)?;
             txn.open_table(BY_EXTERNAL_ID)?;
-            txn.open_table(EVENTS)?;
+            txn.open_table(EVENT_LOG)?;
             txn.open_table(EVENT_IDS)?;
             txn.open_table(EVENT_NAMES)?;
             txn.open_table(EVENT_NAME_IDS)?;
@@ -203,7 +213,14 @@ impl Store {
             txn.open_table(SNAPSHOT_MEMBERS)?;
             Ok(())
         })?;
+        store.migration = migrate::run(&store)?;
         Ok(store)
+    }
+
+    /// What [`Store::open`] converted from an older data layout (`None`
+    /// when the directory was already current), for the operator's log.
+    pub fn migration(&self) -> Option<&Migration> {
+        self.migration.as_ref()
     }
 
     /// Runs `f` in one write transaction and commits it durably (fsync) if
@@ -394,7 +411,7 @@ mod tests {
             .scan_account(
                 "acc",
                 |q, c| contacts.push((q, c)),
-                |q, e| events.push((q, e)),
+                |q, n, e| events.push((q, n, e)),
             )
             .unwrap();
         drop(s);
@@ -406,14 +423,14 @@ mod tests {
             .scan_account(
                 "acc",
                 |q, c| contacts2.push((q, c)),
-                |q, e| events2.push((q, e)),
+                |q, n, e| events2.push((q, n, e)),
             )
             .unwrap();
         assert_eq!((bound, bound2), (2, 2));
         assert_eq!(contacts, contacts2);
         assert_eq!(events, events2);
         assert_eq!(
-            events2[0].1.attributes.get("price"),
+            events2[0].2.attributes.get("price"),
             Some(&AttrValue::Num(9.5))
         );
         assert_eq!(

@@ -115,7 +115,9 @@ fn acknowledged_events_survive_kill_9() {
     let store = Store::open(dir.path()).unwrap();
     let mut seen: HashMap<String, usize> = HashMap::new();
     store
-        .for_each_event("acc", |_, e| *seen.entry(e.id.unwrap()).or_default() += 1)
+        .for_each_event("acc", |_, _, e| {
+            *seen.entry(e.id.unwrap()).or_default() += 1
+        })
         .unwrap();
     let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "stored more than once: {twice:?}");

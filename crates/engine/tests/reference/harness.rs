@@ -22,12 +22,20 @@ pub fn load(world: &World) -> AccountIndex {
     } else {
         AccountIndex::new(&world.schema)
     };
+    // Events get seqs in script order, as the store's log would give.
+    let mut seq = 0;
     for step in &world.script {
         match step {
             Step::Put(o, c) => index.put_contact(*o, c),
             Step::Remove(o) => index.remove_contact(*o),
-            Step::Event(o, e) => index.add_event(*o, e),
-            Step::LoadEvent(o, e) => index.load_event(*o, e),
+            Step::Event(o, e) => {
+                seq += 1;
+                index.add_event(*o, seq, e)
+            }
+            Step::LoadEvent(o, e) => {
+                seq += 1;
+                index.load_event(*o, seq, e)
+            }
             Step::Compact => index.compact(),
         }
     }

@@ -8,11 +8,12 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use flowseg_engine::EngineError;
 use flowseg_model::contact::parse_contact_write;
 use flowseg_model::identity::normalize_phone;
 use flowseg_model::time::{format_instant, now_ms};
 use flowseg_model::{Contact, ContactWrite};
-use flowseg_store::contact_seq;
+use flowseg_store::{StoreError, contact_seq};
 use serde_json::{Value, json};
 
 use crate::auth::SecretKey;
@@ -268,11 +269,8 @@ pub async fn events(
         if engine.store().contact(&account, &id)?.is_none() {
             return Err(ApiError::not_found(format!("There is no contact `{id}`.")));
         }
-        match engine
-            .store()
-            .contact_events(&account, &id, limit, cursor.as_deref())
-        {
-            Err(flowseg_store::StoreError::Invalid(m)) => Err(ApiError::malformed(format!(
+        match engine.contact_events(&account, &id, limit, cursor.as_deref()) {
+            Err(EngineError::Store(StoreError::Invalid(m))) => Err(ApiError::malformed(format!(
                 "{m}: pass the `next_cursor` of the previous page."
             ))),
             other => Ok(other?),
