@@ -275,7 +275,7 @@ impl Engine {
     ) -> Result<AppendOutcome, EngineError> {
         self.with_index(account, |index| {
             let outcome = self.store.append_events(account, events, now)?;
-            apply_appended(index, &outcome)?;
+            apply_appended(index, events, &outcome)?;
             Ok(outcome)
         })
     }
@@ -324,7 +324,7 @@ impl Engine {
         };
         batches
             .iter()
-            .map(|(account, _, _)| {
+            .map(|(account, events, _)| {
                 let slot = accounts.binary_search(account).unwrap_or(0);
                 let Some(index) = guards[slot].as_mut() else {
                     return Err(EngineError::UnknownAccount(account.to_string()));
@@ -332,7 +332,7 @@ impl Engine {
                 let outcome = stored
                     .next()
                     .unwrap_or_else(|| Err(EngineError::UnknownAccount(account.to_string())))?;
-                apply_appended(index, &outcome)?;
+                apply_appended(index, events, &outcome)?;
                 Ok(outcome)
             })
             .collect()
@@ -347,13 +347,25 @@ impl Engine {
     }
 }
 
-/// Applies a committed append to an index: contacts it created, then its events.
-fn apply_appended(index: &mut AccountIndex, outcome: &AppendOutcome) -> Result<(), EngineError> {
+/// Applies a committed append of `events` to an index: contacts it
+/// created, then its events.
+fn apply_appended(
+    index: &mut AccountIndex,
+    events: &[EventInput],
+    outcome: &AppendOutcome,
+) -> Result<(), EngineError> {
     for (seq, contact) in &outcome.created_contacts {
         index.put_contact(ordinal(*seq)?, contact);
     }
     for a in &outcome.accepted {
-        index.add_event(ordinal(a.contact_seq)?, event_seq(a.event_seq)?, &a.event);
+        let event = &events[a.index];
+        index.add_event_parts(
+            ordinal(a.contact_seq)?,
+            event_seq(a.event_seq)?,
+            &event.name,
+            a.time,
+            &event.attributes,
+        );
     }
     Ok(())
 }

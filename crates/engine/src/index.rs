@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use flowseg_model::{Contact, Event, Schema, Value};
+use flowseg_model::{Attributes, Contact, Event, Schema, Value};
 use roaring::RoaringBitmap;
 
 use crate::columns::Column;
@@ -76,11 +76,23 @@ impl AccountIndex {
     /// Records an event of a live contact (times may arrive in any order),
     /// with its seq in the store's log.
     pub fn add_event(&mut self, ordinal: Ordinal, seq: EventSeq, event: &Event) {
-        let partition = self
-            .partitions
-            .entry(event.name.as_str().into())
-            .or_default();
-        partition.push(ordinal, seq, event.time, &event.attributes);
+        self.add_event_parts(ordinal, seq, &event.name, event.time, &event.attributes);
+    }
+
+    /// [`add_event`](AccountIndex::add_event) from an event's parts.
+    pub fn add_event_parts(
+        &mut self,
+        ordinal: Ordinal,
+        seq: EventSeq,
+        name: &str,
+        time: i64,
+        attributes: &Attributes,
+    ) {
+        let partition = match self.partitions.get_mut(name) {
+            Some(p) => p,
+            None => self.partitions.entry(name.into()).or_default(),
+        };
+        partition.push(ordinal, seq, time, attributes);
         if partition.wants_compaction() {
             partition.compact(&self.live);
         }

@@ -15,12 +15,14 @@ use crate::contacts::{ContactTables, IDENTITIES, next_contact_seq, scan_contacts
 use crate::tables::{COUNTERS, EVENT_IDS, EVENT_LOG, EVENT_NAME_IDS, EVENT_NAMES, USAGE};
 use crate::{Store, StoreError, contact_id, contact_seq, ensure_account};
 
-/// One stored item of an appended batch.
+/// One stored item of an appended batch (its name and attributes are the
+/// batch item's, unchanged).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AcceptedEvent {
     /// The item's position in the batch.
     pub index: usize,
-    pub event: Event,
+    /// The event's time: the item's, or the append's `now` if it had none.
+    pub time: i64,
     /// The seq of the event's contact.
     pub contact_seq: u64,
     /// The event's own seq: its key in the log, in order of acceptance.
@@ -297,13 +299,7 @@ fn append_in(
                 }
                 out.accepted.push(AcceptedEvent {
                     index,
-                    event: Event {
-                        id: event.id.clone(),
-                        name: event.name.clone(),
-                        contact_id: contact_id(seq),
-                        time,
-                        attributes: event.attributes.clone(),
-                    },
+                    time,
                     contact_seq: seq,
                     event_seq,
                 });
@@ -473,24 +469,11 @@ mod tests {
         let acc: Vec<_> = out
             .accepted
             .iter()
-            .map(|a| {
-                (
-                    a.index,
-                    a.event.contact_id.as_str(),
-                    a.contact_seq,
-                    a.event.time,
-                )
-            })
+            .map(|a| (a.index, a.contact_seq, a.time))
             .collect();
         assert_eq!(
             acc,
-            vec![
-                (0, "c0", 0, 5),
-                (1, "c0", 0, 1000),
-                (2, "c1", 1, 7),
-                (5, "c0", 0, 8),
-                (8, "c2", 2, 9)
-            ]
+            vec![(0, 0, 5), (1, 0, 1000), (2, 1, 7), (5, 0, 8), (8, 2, 9)]
         );
         let rejected: Vec<_> = out.rejected.iter().map(|r| r.0).collect();
         assert_eq!(rejected, vec![3, 4, 6, 7]);
