@@ -65,6 +65,17 @@ fn validate(event: &EventInput) -> Result<Target<'_>, String> {
     })
 }
 
+/// A contact reference as sent, for the per-batch resolution cache: the
+/// same kind and text always resolve to the same contact within a batch.
+fn reference_key(contact: &ContactRef) -> (u8, &str) {
+    match contact {
+        ContactRef::Id(v) => (0, v),
+        ContactRef::ExternalId(v) => (1, v),
+        ContactRef::Email(v) => (2, v),
+        ContactRef::Phone(v) => (3, v),
+    }
+}
+
 /// Loads an account's interned event names, indexed by name id.
 fn load_names(txn: &ReadTransaction, account: &str) -> Result<Vec<String>, StoreError> {
     let t = txn.open_table(EVENT_NAMES)?;
@@ -209,6 +220,11 @@ fn append_in(
             let mut next_name = start_name;
             let mut name_cache: HashMap<&str, u32> = HashMap::new();
             let mut custom = 0u64;
+            // Contacts resolved earlier in this batch, by the reference as
+            // sent: a batch often names one contact many times (an import
+            // sorted by contact, a session's page views), and each lookup
+            // is a B-tree read.
+            let mut resolved: HashMap<(u8, &str), u64> = HashMap::new();
 
             for (index, event) in events.iter().enumerate() {
                 let target = match validate(event) {
@@ -224,8 +240,10 @@ fn append_in(
                     out.duplicates.push(index);
                     continue;
                 }
-                let seq = match target {
-                    Target::Id(id) => match contact_seq(id) {
+                let reference = reference_key(&event.contact);
+                let seq = match (resolved.get(&reference), target) {
+                    (Some(&seq), _) => seq,
+                    (None, Target::Id(id)) => match contact_seq(id) {
                         Some(s) if contacts.exists(account, s)? => s,
                         _ => {
                             out.rejected
@@ -233,7 +251,7 @@ fn append_in(
                             continue;
                         }
                     },
-                    Target::Identity(which, value) => {
+                    (None, Target::Identity(which, value)) => {
                         match contacts.lookup(account, which, &value)? {
                             Some(s) => s,
                             None => {
@@ -259,6 +277,7 @@ fn append_in(
                         }
                     }
                 };
+                resolved.insert(reference, seq);
                 let name_id = match name_cache.get(event.name.as_str()) {
                     Some(&id) => id,
                     None => {
