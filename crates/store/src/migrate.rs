@@ -15,7 +15,7 @@ use std::time::Instant;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
 use crate::events::encode_logged;
-use crate::tables::{ACCOUNTS, EVENT_LOG};
+use crate::tables::EVENT_LOG;
 use crate::{Store, StoreError};
 
 /// The first layout's event table.
@@ -46,15 +46,7 @@ pub(crate) fn run(store: &Store) -> Result<Option<Migration>, StoreError> {
         return Ok(None);
     }
     let started = Instant::now();
-    let accounts: Vec<String> = {
-        let txn = store.read()?;
-        let t = txn.open_table(ACCOUNTS)?;
-        let mut ids = Vec::new();
-        for item in t.iter()? {
-            ids.push(item?.0.value().to_owned());
-        }
-        ids
-    };
+    let accounts = accounts_with_old_events(store)?;
     let mut moved = 0;
     for account in &accounts {
         moved += migrate_account(store, account)?;
@@ -68,6 +60,30 @@ pub(crate) fn run(store: &Store) -> Result<Option<Migration>, StoreError> {
         events: moved,
         seconds: started.elapsed().as_secs_f64(),
     }))
+}
+
+/// Every account that has events in the old table, found by skipping from
+/// one account's range to the next (not from the accounts table: no event
+/// may be left behind, whatever else the directory holds).
+fn accounts_with_old_events(store: &Store) -> Result<Vec<String>, StoreError> {
+    let txn = store.read()?;
+    let t = txn.open_table(OLD_EVENTS)?;
+    let mut accounts: Vec<String> = Vec::new();
+    loop {
+        // The smallest account name after the last one found.
+        let from = match accounts.last() {
+            Some(a) => format!("{a}\0"),
+            None => String::new(),
+        };
+        let next = t
+            .range((from.as_str(), 0u64, i64::MIN, 0u64)..)?
+            .next()
+            .transpose()?;
+        match next {
+            Some((k, _)) => accounts.push(k.value().0.to_owned()),
+            None => return Ok(accounts),
+        }
+    }
 }
 
 /// Copies one account's events not yet copied; returns how many.
@@ -172,9 +188,16 @@ mod tests {
                 &[(2, 0, 50, "x2"), (0, 0, 90, "x0"), (1, 2, 10, "x1")],
             );
             write_old(&s, "b", &[(0, 1, 5, "y0")]);
+            // Events of a name between two accounts' ranges, not in the
+            // accounts table: converted all the same.
+            write_old(&s, "ab", &[(0, 0, 7, "z0"), (1, 0, 8, "z1")]);
         }
         let s = Store::open(dir.path()).unwrap();
-        assert_eq!(s.migration().map(|m| m.events), Some(4));
+        assert_eq!(s.migration().map(|m| m.events), Some(6));
+        let mut ab = Vec::new();
+        s.for_each_event("ab", |_, seq, e| ab.push((seq, e.id.unwrap())))
+            .unwrap();
+        assert_eq!(ab, vec![(0, "z0".to_string()), (1, "z1".to_string())]);
         let mut seen = Vec::new();
         s.for_each_event("a", |contact, seq, e| {
             seen.push((seq, contact, e.time, e.id.unwrap(), e.contact_id))
