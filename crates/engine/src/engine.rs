@@ -427,18 +427,53 @@ fn load_index(store: &Store, account: &str) -> Result<AccountIndex, EngineError>
         Ok(o) => index.put_contact(o, &contact),
         Err(e) => overflow = Some(e),
     })?;
-    store.for_each_event(account, |contact, seq, event| {
-        match ordinal(contact).and_then(|o| Ok((o, event_seq(seq)?))) {
-            Ok((o, seq)) => index.load_event(o, seq, &event),
-            Err(e) => overflow = Some(e),
-        }
-    })?;
+    // Two stages on two threads: this one reads and decodes the log, the
+    // other appends to the index (each was about half of a rebuild).
+    let (chunks, received) = std::sync::mpsc::sync_channel::<Vec<LoadedEvent>>(8);
+    let (index, scanned) = std::thread::scope(|scope| {
+        let builder = scope.spawn(move || {
+            for chunk in received {
+                for (o, seq, event) in chunk {
+                    index.load_event(o, seq, &event);
+                }
+            }
+            index.compact();
+            index
+        });
+        let mut chunk = Vec::with_capacity(LOAD_CHUNK);
+        let scanned = store.for_each_event(account, |contact, seq, event| {
+            match ordinal(contact).and_then(|o| Ok((o, event_seq(seq)?))) {
+                Ok((o, seq)) => chunk.push((o, seq, event)),
+                Err(e) => overflow = Some(e),
+            }
+            if chunk.len() == LOAD_CHUNK {
+                // A send fails only if the builder is gone (it panicked,
+                // which the join below reports).
+                let _ = chunks.send(std::mem::replace(
+                    &mut chunk,
+                    Vec::with_capacity(LOAD_CHUNK),
+                ));
+            }
+        });
+        let _ = chunks.send(chunk);
+        drop(chunks);
+        let index = builder
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (index, scanned)
+    });
+    scanned?;
     if let Some(e) = overflow {
         return Err(e);
     }
-    index.compact();
     Ok(index)
 }
+
+/// An event read back for a rebuild: (contact ordinal, event seq, event).
+type LoadedEvent = (u32, EventSeq, Event);
+
+/// Events handed from the log reader to the index builder at a time.
+const LOAD_CHUNK: usize = 4096;
 
 #[cfg(test)]
 mod tests {
