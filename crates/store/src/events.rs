@@ -8,12 +8,12 @@ use flowseg_model::event::check_event_name;
 use flowseg_model::identity::{check_email, check_external_id, normalize_phone};
 use flowseg_model::time::format_month;
 use flowseg_model::{Contact, ContactRef, ContactWrite, Event, EventInput, EventSource, Value};
-use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
 
 use crate::codec::{decode_event, encode_event};
 use crate::contacts::{ContactTables, IDENTITIES, next_contact_seq, scan_contacts};
-use crate::tables::{COUNTERS, EVENT_IDS, EVENT_LOG, EVENT_NAME_IDS, EVENT_NAMES, USAGE};
-use crate::{Store, StoreError, contact_id, contact_seq, ensure_account};
+use crate::tables::{ACCOUNTS, COUNTERS, EVENT_IDS, EVENT_LOG, EVENT_NAME_IDS, EVENT_NAMES, USAGE};
+use crate::{Store, StoreError, contact_id, contact_seq, ensure_account, no_such_account};
 
 /// One stored item of an appended batch (its name and attributes are the
 /// batch item's, unchanged).
@@ -166,7 +166,7 @@ impl Store {
     ) -> Result<AppendOutcome, StoreError> {
         self.write(|txn| {
             ensure_account(txn, account)?;
-            append_in(txn, account, events, now)
+            append_in(&mut AppendTables::open(txn)?, account, events, now)
         })
     }
 
@@ -181,36 +181,77 @@ impl Store {
         batches: &[(&str, &[EventInput], i64)],
     ) -> Result<Vec<Result<AppendOutcome, StoreError>>, StoreError> {
         self.write(|txn| {
+            // Every account first: the tables below stay open for all the
+            // batches (opening them per batch cost more than a small
+            // batch's appends).
+            let accounts = txn.open_table(ACCOUNTS)?;
+            let mut known = Vec::with_capacity(batches.len());
+            for (account, _, _) in batches {
+                known.push(if accounts.get(*account)?.is_some() {
+                    Ok(())
+                } else {
+                    Err(no_such_account(account))
+                });
+            }
+            drop(accounts);
+            let mut tables = AppendTables::open(txn)?;
             let mut results = Vec::with_capacity(batches.len());
-            for (account, events, now) in batches {
-                match ensure_account(txn, account) {
-                    Ok(()) => results.push(Ok(append_in(txn, account, events, *now)?)),
-                    Err(e @ StoreError::NotFound(_)) => results.push(Err(e)),
-                    Err(e) => return Err(e),
-                }
+            for ((account, events, now), known) in batches.iter().zip(known) {
+                results.push(match known {
+                    Ok(()) => Ok(append_in(&mut tables, account, events, *now)?),
+                    Err(e) => Err(e),
+                });
             }
             Ok(results)
         })
     }
 }
 
+/// The tables an append writes, opened once per transaction.
+struct AppendTables<'t> {
+    contacts: ContactTables<'t>,
+    log: Table<'t, (&'static str, u64), &'static [u8]>,
+    dedup: Table<'t, (&'static str, &'static str), ()>,
+    name_ids: Table<'t, (&'static str, &'static str), u32>,
+    names: Table<'t, (&'static str, u32), &'static str>,
+    counters: Table<'t, (&'static str, &'static str), u64>,
+    usage: Table<'t, (&'static str, &'static str), u64>,
+}
+
+impl<'t> AppendTables<'t> {
+    fn open(txn: &'t WriteTransaction) -> Result<Self, StoreError> {
+        Ok(AppendTables {
+            contacts: ContactTables::open(txn)?,
+            log: txn.open_table(EVENT_LOG)?,
+            dedup: txn.open_table(EVENT_IDS)?,
+            name_ids: txn.open_table(EVENT_NAME_IDS)?,
+            names: txn.open_table(EVENT_NAMES)?,
+            counters: txn.open_table(COUNTERS)?,
+            usage: txn.open_table(USAGE)?,
+        })
+    }
+}
+
 /// The body of an append, inside a write transaction whose account exists.
 fn append_in(
-    txn: &WriteTransaction,
+    tables: &mut AppendTables<'_>,
     account: &str,
     events: &[EventInput],
     now: i64,
 ) -> Result<AppendOutcome, StoreError> {
     {
         {
+            let AppendTables {
+                contacts,
+                log,
+                dedup,
+                name_ids,
+                names,
+                counters,
+                usage,
+            } = tables;
             let mut out = AppendOutcome::default();
-            let mut contacts = ContactTables::open(txn)?;
-            let mut log = txn.open_table(EVENT_LOG)?;
-            let mut dedup = txn.open_table(EVENT_IDS)?;
-            let mut name_ids = txn.open_table(EVENT_NAME_IDS)?;
-            let mut names = txn.open_table(EVENT_NAMES)?;
-            let mut counters = txn.open_table(COUNTERS)?;
-            let start_contact = next_contact_seq(&counters, account)?;
+            let start_contact = next_contact_seq(&*counters, account)?;
             let mut next_contact = start_contact;
             let start_event = counters.get((account, "event"))?.map_or(0, |g| g.value());
             let mut next_event = start_event;
@@ -335,7 +376,6 @@ fn append_in(
             }
             if custom > 0 {
                 let month = format_month(now);
-                let mut usage = txn.open_table(USAGE)?;
                 let before = usage
                     .get((account, month.as_str()))?
                     .map_or(0, |g| g.value());

@@ -314,10 +314,13 @@ fn ensure_account(txn: &WriteTransaction, account: &str) -> Result<(), StoreErro
     if txn.open_table(tables::ACCOUNTS)?.get(account)?.is_some() {
         Ok(())
     } else {
-        Err(StoreError::NotFound(format!(
-            "no account has id `{account}`"
-        )))
+        Err(no_such_account(account))
     }
+}
+
+/// The refusal of a write to an account that does not exist.
+fn no_such_account(account: &str) -> StoreError {
+    StoreError::NotFound(format!("no account has id `{account}`"))
 }
 
 #[cfg(test)]
