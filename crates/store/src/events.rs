@@ -675,6 +675,42 @@ mod tests {
     }
 
     #[test]
+    fn a_group_commit_answers_each_batch_as_if_appended_alone() {
+        let (_d, s) = store();
+        let first = [
+            ev(Some("g1"), "buy", email("a@x.com"), Some(1)),
+            ev(None, "buy", email("b@x.com"), Some(2)),
+        ];
+        let unknown = [ev(None, "buy", email("a@x.com"), Some(3))];
+        let second = [
+            ev(Some("g1"), "buy", email("a@x.com"), Some(4)),
+            ev(None, "buy", email("c@x.com"), Some(5)),
+        ];
+        let results = s
+            .append_event_batches(&[
+                ("acc", &first, 10),
+                ("nobody", &unknown, 10),
+                ("acc", &second, 10),
+            ])
+            .unwrap();
+        let first = results[0].as_ref().unwrap();
+        assert_eq!(first.accepted.len(), 2);
+        assert!(matches!(&results[1], Err(StoreError::NotFound(m)) if m.contains("`nobody`")));
+        // The second batch sees the first: its id is a duplicate, and seqs
+        // (contacts and events) go on from where the first left them.
+        let second = results[2].as_ref().unwrap();
+        assert_eq!(second.duplicates, vec![0]);
+        let a = &second.accepted[0];
+        assert_eq!((a.index, a.contact_seq, a.event_seq), (1, 2, 2));
+        assert_eq!(second.created_contacts[0].0, 2);
+        let mut seen = Vec::new();
+        s.for_each_event("acc", |c, seq, e| seen.push((seq, c, e.time)))
+            .unwrap();
+        assert_eq!(seen, vec![(0, 0, 1), (1, 1, 2), (2, 2, 5)]);
+        assert!(s.for_each_event("nobody", |_, _, _| panic!()).is_ok());
+    }
+
+    #[test]
     fn events_by_seq_reads_one_contacts_events() {
         let (_d, s) = store();
         s.append_events(
