@@ -10,7 +10,7 @@ use flowseg_model::{Contact, ContactWrite, FieldDef, Schema, Value};
 use redb::{ReadTransaction, ReadableTable, Table, TableDefinition, WriteTransaction};
 
 use crate::codec::{decode_fields, encode_fields, event_id};
-use crate::events::split_logged;
+use crate::events::contacts_event;
 use crate::tables::{
     BY_EMAIL, BY_EXTERNAL_ID, BY_PHONE, CONTACTS, COUNTERS, EVENT_IDS, EVENT_LOG, SCHEMAS,
 };
@@ -533,15 +533,8 @@ impl Store {
             let mut log = txn.open_table(EVENT_LOG)?;
             let mut ids = Vec::new();
             for &event in event_seqs {
-                let value = log.remove((account, event))?.ok_or_else(|| {
-                    StoreError::Corrupt(format!("event {event} of contact `{id}` is not stored"))
-                })?;
-                let (owner, _, body) = split_logged(value.value())?;
-                if owner != seq {
-                    return Err(StoreError::Corrupt(format!(
-                        "event {event} is contact `c{owner}`'s, not `{id}`'s"
-                    )));
-                }
+                let value = log.remove((account, event))?;
+                let (_, body) = contacts_event(value.as_ref().map(|v| v.value()), event, seq)?;
                 if let Some(id) = event_id(body)? {
                     ids.push(id);
                 }

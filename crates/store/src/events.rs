@@ -114,6 +114,27 @@ pub(crate) fn split_logged(value: &[u8]) -> Result<(u64, i64, &[u8]), StoreError
     Ok((contact, time, body))
 }
 
+/// The (time, body) of log value `value` (`None`: not stored), which the
+/// index says is event `seq` of contact `contact`; a missing event or
+/// another contact's is [`StoreError::Corrupt`]: the index and the store
+/// disagree.
+pub(crate) fn contacts_event(
+    value: Option<&[u8]>,
+    seq: u64,
+    contact: u64,
+) -> Result<(i64, &[u8]), StoreError> {
+    let value = value.ok_or_else(|| {
+        StoreError::Corrupt(format!("event {seq} of contact `c{contact}` is not stored"))
+    })?;
+    let (owner, time, body) = split_logged(value)?;
+    if owner != contact {
+        return Err(StoreError::Corrupt(format!(
+            "event {seq} is contact `c{owner}`'s, not `c{contact}`'s"
+        )));
+    }
+    Ok((time, body))
+}
+
 /// Streams an account's events in order of acceptance (event seq) within
 /// one read transaction, as `f(contact seq, event seq, event)`.
 fn scan_events(
@@ -432,15 +453,8 @@ impl Store {
         let id = contact_id(contact);
         let mut out = Vec::with_capacity(seqs.len());
         for &seq in seqs {
-            let value = t.get((account, seq))?.ok_or_else(|| {
-                StoreError::Corrupt(format!("event {seq} of contact `{id}` is not stored"))
-            })?;
-            let (owner, time, body) = split_logged(value.value())?;
-            if owner != contact {
-                return Err(StoreError::Corrupt(format!(
-                    "event {seq} is contact `c{owner}`'s, not `{id}`'s"
-                )));
-            }
+            let value = t.get((account, seq))?;
+            let (time, body) = contacts_event(value.as_ref().map(|v| v.value()), seq, contact)?;
             let body = decode_event(body)?;
             out.push(Event {
                 id: body.id,
