@@ -218,7 +218,7 @@ impl Engine {
         self.with_index(account, |index| {
             // The index names the contact's events; its write lock keeps
             // appends out until both the store and the index forget them.
-            let seqs: Vec<u64> = match contact_seq(id).and_then(|s| u32::try_from(s).ok()) {
+            let seqs: Vec<u64> = match index.live_ordinal(id) {
                 Some(o) => index
                     .contact_event_keys(o)
                     .into_iter()
@@ -250,10 +250,7 @@ impl Engine {
         let after = cursor.map(decode_cursor).transpose()?;
         let index = self.index(account)?;
         let index = index.read().unwrap_or_else(|e| e.into_inner());
-        let Some(o) = contact_seq(contact)
-            .and_then(|s| u32::try_from(s).ok())
-            .filter(|o| index.live().contains(*o))
-        else {
+        let Some(o) = index.live_ordinal(contact) else {
             return Err(StoreError::NotFound(format!("no contact has id `{contact}`")).into());
         };
         let keys = index.contact_event_keys(o);

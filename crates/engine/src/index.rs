@@ -140,6 +140,14 @@ impl AccountIndex {
             .then(|| flowseg_store::contact_id(u64::from(ordinal)))
     }
 
+    /// The ordinal of the live contact with public id `id` (`c{seq}`);
+    /// `None` for an id the store never issued or an erased contact.
+    pub fn live_ordinal(&self, id: &str) -> Option<Ordinal> {
+        flowseg_store::contact_seq(id)
+            .and_then(|s| Ordinal::try_from(s).ok())
+            .filter(|o| self.live.contains(*o))
+    }
+
     /// A field value of a contact, as indexed.
     pub fn field_value(&self, ordinal: Ordinal, field: &str) -> Option<Value> {
         self.columns.get(field).and_then(|c| c.get(ordinal))

@@ -13,7 +13,7 @@ use flowseg_model::contact::parse_contact_write;
 use flowseg_model::identity::normalize_phone;
 use flowseg_model::time::{format_instant, now_ms};
 use flowseg_model::{Contact, ContactWrite};
-use flowseg_store::{StoreError, contact_seq};
+use flowseg_store::StoreError;
 use serde_json::{Value, json};
 
 use crate::auth::SecretKey;
@@ -294,9 +294,8 @@ pub async fn segments(
     let found = tokio::task::spawn_blocking(move || -> ApiResult<Vec<Value>> {
         let index = engine.index(&account)?;
         let index = index.read().unwrap_or_else(|e| e.into_inner());
-        let ordinal = contact_seq(&id)
-            .and_then(|s| u32::try_from(s).ok())
-            .filter(|o| index.live().contains(*o))
+        let ordinal = index
+            .live_ordinal(&id)
             .ok_or_else(|| ApiError::not_found(format!("There is no contact `{id}`.")))?;
         let source = engine.segment_source(&account);
         let mut out = Vec::new();
