@@ -8,7 +8,8 @@ use flowseg_model::{FieldType, Value};
 use flowseg_rules::plan::{NumberTest, ValueTest};
 use roaring::RoaringBitmap;
 
-use crate::dict::Dictionary;
+use crate::dict::{Dictionary, Verdicts};
+use crate::scan::scan;
 use crate::snapshot::{Reader, Writer, invalid};
 
 /// "No value" in a number column.
@@ -131,8 +132,7 @@ impl Column {
                 filter(codes, scope, by_member, |c| *c != NO_TEXT)
             }
             (Column::Text { codes, dict }, ValueTest::Text(t)) => {
-                let pass = dict.text_verdicts(t);
-                filter(codes, scope, by_member, |c| *c != NO_TEXT && pass.get(*c))
+                select_text(codes, &dict.text_verdicts(t), scope, by_member)
             }
             (Column::Number(v), ValueTest::HasValue) => {
                 filter(v, scope, by_member, |n| !n.is_nan())
@@ -143,8 +143,9 @@ impl Column {
             }
             (Column::Date(v), ValueTest::Date(r)) => {
                 let (lo, hi) = r.resolve(now);
+                // `&` rather than `&&`: no branches, so the scan vectorises.
                 filter(v, scope, by_member, |t| {
-                    *t != NO_DATE && lo <= *t && *t <= hi
+                    (*t != NO_DATE) & (lo <= *t) & (*t <= hi)
                 })
             }
             (Column::Bool { trues, falses }, ValueTest::HasValue) => (trues | falses) & scope,
@@ -244,7 +245,7 @@ fn grow<T: Copy>(v: &mut Vec<T>, i: usize, fill: T) {
 }
 
 /// The members of `scope` whose value passes: each member tested when
-/// `by_member`, else the whole column scanned (see [`scan`]) and intersected.
+/// `by_member`, else the whole column scanned ([`scan`]) and intersected.
 #[inline]
 fn filter<T>(
     values: &[T],
@@ -263,20 +264,37 @@ fn filter<T>(
     }
 }
 
-/// The ordinals whose value passes. The verdicts go into a plain bit set
-/// 64 at a time (a loop the compiler can vectorise for simple tests), which
-/// roaring then takes in bulk: pushing matches one by one cost ~100 ns each.
-#[inline]
-fn scan<T>(values: &[T], pass: impl Fn(&T) -> bool) -> RoaringBitmap {
-    let mut bytes = Vec::with_capacity(values.len().div_ceil(8));
-    for chunk in values.chunks(64) {
-        let mut word = 0u64;
-        for (j, v) in chunk.iter().enumerate() {
-            word |= u64::from(pass(v)) << j;
-        }
-        bytes.extend_from_slice(&word.to_le_bytes()[..chunk.len().div_ceil(8)]);
+/// The members of `scope` whose code passes `pass`. The verdicts decide the
+/// shape of the scan, cheapest first (1M codes, AVX2): at most 4 passing
+/// codes compared directly, 0.4 ms; at most 8, 0.5 ms; all passing codes
+/// below 64 tested in one word, 0.35 ms; otherwise a bit looked up per
+/// code, 1.5 ms and more as the dictionary outgrows the cache. `NO_TEXT`
+/// is never a code, so it never equals one or falls below 64.
+fn select_text(
+    codes: &[u32],
+    pass: &Verdicts,
+    scope: &RoaringBitmap,
+    by_member: bool,
+) -> RoaringBitmap {
+    if pass.none_pass() {
+        return RoaringBitmap::new();
     }
-    RoaringBitmap::from_lsb0_bytes(0, &bytes)
+    if let Some(k) = pass.few_passing::<4>() {
+        return filter(codes, scope, by_member, |c| {
+            (*c == k[0]) | (*c == k[1]) | (*c == k[2]) | (*c == k[3])
+        });
+    }
+    if let Some(k) = pass.few_passing::<8>() {
+        return filter(codes, scope, by_member, |c| {
+            k.iter().fold(false, |any, k| any | (*c == *k))
+        });
+    }
+    if let Some(word) = pass.one_word() {
+        return filter(codes, scope, by_member, |c| {
+            (*c < 64) & ((word >> (*c & 63)) & 1 == 1)
+        });
+    }
+    filter(codes, scope, by_member, |c| *c != NO_TEXT && pass.get(*c))
 }
 
 /// A number test with its variant and bounds' inclusiveness decided once,
@@ -294,11 +312,52 @@ fn select_numbers(
             hi,
             hi_inclusive,
         } => match (lo_inclusive, hi_inclusive) {
-            (true, true) => filter(values, scope, by_member, |x| *x >= lo && *x <= hi),
-            (true, false) => filter(values, scope, by_member, |x| *x >= lo && *x < hi),
-            (false, true) => filter(values, scope, by_member, |x| *x > lo && *x <= hi),
-            (false, false) => filter(values, scope, by_member, |x| *x > lo && *x < hi),
+            (true, true) => filter(values, scope, by_member, |x| (*x >= lo) & (*x <= hi)),
+            (true, false) => filter(values, scope, by_member, |x| (*x >= lo) & (*x < hi)),
+            (false, true) => filter(values, scope, by_member, |x| (*x > lo) & (*x <= hi)),
+            (false, false) => filter(values, scope, by_member, |x| (*x > lo) & (*x < hi)),
         },
         NumberTest::In(ref items) => filter(values, scope, by_member, |x| items.contains(x)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every scan shape `select_text` picks gives the members a plain
+    /// per-code lookup gives: few codes (4, 8), one word, and the bit set.
+    #[test]
+    fn each_text_scan_shape_selects_exactly_the_passing_codes() {
+        let mut dict = Dictionary::default();
+        for i in 0..200 {
+            dict.intern(&format!("s{i}"));
+        }
+        // Ordinal o holds code o % 200, every 7th has no value.
+        let codes: Vec<u32> = (0..5000u32)
+            .map(|o| if o % 7 == 0 { NO_TEXT } else { o % 200 })
+            .collect();
+        type Shape = (&'static str, fn(u32) -> bool);
+        let shapes: [Shape; 6] = [
+            ("none", |_| false),
+            ("one", |c| c == 150),
+            ("four", |c| [3, 70, 150, 199].contains(&c)),
+            ("eight", |c| c % 25 == 1),
+            ("below 64", |c| c < 64 && c % 3 == 0),
+            ("many", |c| c % 2 == 0),
+        ];
+        let live: RoaringBitmap = (0..5000).collect();
+        let small_scope: RoaringBitmap = (0..5000).step_by(97).collect();
+        for (name, test) in shapes {
+            let verdicts = dict.verdicts(name, |s, _| test(s[1..].parse().unwrap()));
+            for (scope, by_member) in [(&live, false), (&small_scope, true)] {
+                let want: RoaringBitmap = scope
+                    .iter()
+                    .filter(|o| codes[*o as usize] != NO_TEXT && test(codes[*o as usize]))
+                    .collect();
+                let got = select_text(&codes, &verdicts, scope, by_member);
+                assert_eq!(got, want, "{name}, by member: {by_member}");
+            }
+        }
     }
 }

@@ -54,7 +54,17 @@ impl Clone for Dictionary {
 pub struct Verdicts {
     bits: Vec<u64>,
     len: usize,
+    /// How many codes pass, the first [`FEW`] of them, and the highest: a
+    /// column scan compares codes instead of looking each up in `bits`
+    /// when only a handful pass (equality, `in` a short list) or when all
+    /// passing codes fit in one word (see `columns::select_text`).
+    passing: usize,
+    first_passing: [u32; FEW],
+    highest_passing: u32,
 }
+
+/// See [`Verdicts::few_passing`].
+pub const FEW: usize = 8;
 
 impl Verdicts {
     #[inline]
@@ -63,7 +73,36 @@ impl Verdicts {
         c < self.len && (self.bits[c >> 6] >> (c & 63)) & 1 == 1
     }
 
+    /// Whether no code passes.
+    pub fn none_pass(&self) -> bool {
+        self.passing == 0
+    }
+
+    /// The passing codes when there are at most `N` (≤ [`FEW`]), padded by
+    /// repeating the first (so a caller can compare against all `N`
+    /// without a branch); `None` when more pass, or none does.
+    pub fn few_passing<const N: usize>(&self) -> Option<[u32; N]> {
+        if self.passing == 0 || self.passing > N || N > FEW {
+            return None;
+        }
+        let mut codes = [self.first_passing[0]; N];
+        codes[..self.passing].copy_from_slice(&self.first_passing[..self.passing]);
+        Some(codes)
+    }
+
+    /// The verdicts as one word, when every passing code is below 64.
+    pub fn one_word(&self) -> Option<u64> {
+        (self.passing > 0 && self.highest_passing < 64).then(|| self.bits[0])
+    }
+
     fn push(&mut self, pass: bool) {
+        if pass {
+            if self.passing < FEW {
+                self.first_passing[self.passing] = self.len as u32;
+            }
+            self.passing += 1;
+            self.highest_passing = self.len as u32;
+        }
         if self.len & 63 == 0 {
             self.bits.push(0);
         }

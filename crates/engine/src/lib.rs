@@ -17,6 +17,7 @@ pub mod events;
 mod explain;
 pub mod import;
 mod index;
+mod scan;
 mod snapshot;
 
 pub use engine::{Engine, EngineError, IndexGuard, IndexSource, StoredSegments};
