@@ -192,9 +192,19 @@ impl EventMatcher<'_, '_> {
         let run = |range: std::ops::RangeInclusive<u32>| {
             let mut scratch = Scratch::default();
             let mut found = Vec::new();
-            for ordinal in candidates.range(range) {
-                if self.holds(ordinal, &mut scratch) {
-                    found.push(ordinal);
+            // Taken in batches: roaring's one-at-a-time iterator cost ~10%
+            // of a windowed count over most contacts.
+            let mut ordinals = candidates.range(range);
+            let mut batch = [0u32; 512];
+            loop {
+                let some = ordinals.next_many(&mut batch);
+                if some.is_empty() {
+                    break;
+                }
+                for &mut ordinal in some {
+                    if self.holds(ordinal, &mut scratch) {
+                        found.push(ordinal);
+                    }
                 }
             }
             found
