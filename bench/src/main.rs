@@ -15,6 +15,7 @@
 
 mod data;
 mod eval;
+mod http_client;
 mod load;
 mod ops;
 mod report;

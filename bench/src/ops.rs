@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::http_client::Connection;
+
 const TOKEN: &str = "bench-admin-token-0123456789abcdef";
 const BATCH: usize = 1_000;
 const BATCH_THREADS: usize = 4;
@@ -188,7 +190,6 @@ fn ingest(
     let next = AtomicU64::new(0);
     let accepted = AtomicU64::new(0);
     let failed = AtomicBool::new(false);
-    let url = format!("{base}/v1/events");
     // The request bodies are serialised before the clock starts and reused
     // round-robin: the load generator shares the machine's two cores with
     // the server, and building JSON per request took CPU the server needs.
@@ -210,22 +211,30 @@ fn ingest(
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| -> Result<(), String> {
-                    let agent = agent();
+                    let fail = |e: String| {
+                        failed.store(true, Ordering::Relaxed);
+                        e
+                    };
+                    let mut connection = Connection::open(base).map_err(fail)?;
                     while started.elapsed() < limit && !failed.load(Ordering::Relaxed) {
                         let first = next.fetch_add(per_request as u64, Ordering::Relaxed);
                         if first >= max_events {
                             break;
                         }
                         let body = &bodies[((first / per_request as u64) % distinct) as usize];
-                        let (status, answer) = post(&agent, &url, key, body).inspect_err(|_| {
-                            failed.store(true, Ordering::Relaxed);
-                        })?;
-                        if status != 200 {
-                            failed.store(true, Ordering::Relaxed);
-                            return Err(format!("POST /v1/events answered {status}: {answer}"));
+                        let answer = connection
+                            .post_json("/v1/events", key, body)
+                            .map_err(fail)?;
+                        let text = String::from_utf8_lossy(&answer.body);
+                        if answer.status != 200 {
+                            return Err(fail(format!(
+                                "POST /v1/events answered {}: {text}",
+                                answer.status
+                            )));
                         }
+                        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                         accepted
-                            .fetch_add(answer["accepted"].as_u64().unwrap_or(0), Ordering::Relaxed);
+                            .fetch_add(json["accepted"].as_u64().unwrap_or(0), Ordering::Relaxed);
                     }
                     Ok(())
                 })

@@ -70,7 +70,11 @@ impl RateLimiter {
     pub fn check(&self, key: &str) -> ApiResult<()> {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        let (tokens, last) = buckets.entry(key.to_string()).or_insert((self.burst, now));
+        // The key is copied only the first time it is seen.
+        if !buckets.contains_key(key) {
+            buckets.insert(key.to_string(), (self.burst, now));
+        }
+        let (tokens, last) = buckets.get_mut(key).expect("the bucket was inserted above");
         *tokens =
             (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(self.burst);
         *last = now;
