@@ -268,5 +268,32 @@ fn groups_and_segment_references() {
                 vec![city("warsaw"), vip(true)],
             )
         },
+        Case {
+            segments: vec![("s0", bought_today.clone())],
+            // The engine evaluates a reference on the scope it meets it
+            // in and keeps what it decided: the second reference, in a
+            // disjoint scope, must evaluate its own contacts, and the
+            // third, in both scopes, must reuse both answers.
+            ..case(
+                "one segment referenced in disjoint and overlapping scopes",
+                json!({"any": [
+                    {"all": [{"field": "Vip", "op": "is_true"}, {"segment": "s0"}]},
+                    {"all": [{"field": "Vip", "op": "is_false"}, {"segment": "s0"}]},
+                    {"all": [{"field": "Vip", "op": "has_value"}, {"not": {"segment": "s0"}},
+                             {"field": "City", "op": "equals", "value": "x"}]}
+                ]}),
+                vec![
+                    fx(json!({"Vip": true})).ev("purchase", ago(H), json!({})),
+                    fx(json!({"Vip": false})).ev("purchase", ago(H), json!({})),
+                    fx(json!({"Vip": false, "City": "x"})),
+                ],
+                vec![
+                    vip(true),
+                    vip(false),
+                    purchase(ago(H)),
+                    fx(json!({"Vip": true, "City": "y"})),
+                ],
+            )
+        },
     ]);
 }
