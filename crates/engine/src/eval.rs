@@ -400,8 +400,13 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
                 }
             }
         }
-        if let Some(follow) = &self.follow {
-            follow.candidates(ordinal, self.now, scratch);
+        if let Some(follow) = &self.follow
+            && let (Some(first), Some(last)) = (scratch.kept.first(), scratch.kept.last())
+        {
+            // Only B events after the first kept A event, and not later
+            // than the last one's window, can decide anything.
+            let (after, until) = (p.time(*first), p.time(*last));
+            follow.candidates(ordinal, after, until, self.now, scratch);
             let (kept, follow_rows) = (&mut scratch.kept, &scratch.follow);
             kept.retain(|a| follow.keeps(p, *a, follow_rows, self.now));
         }
@@ -427,17 +432,37 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
 
 impl FollowMatcher<'_, '_> {
     /// Fills `scratch.follow` with the contact's B events that pass B's
-    /// conditions and are not after now, in time order.
-    fn candidates(&self, ordinal: Ordinal, now: i64, scratch: &mut Scratch) {
+    /// conditions, come after `after` (the first kept A event's time) and
+    /// not after `until` plus the window (or after now), in time order.
+    /// Contacts with many B events only pay for those near their A events.
+    fn candidates(
+        &self,
+        ordinal: Ordinal,
+        after: i64,
+        until: i64,
+        now: i64,
+        scratch: &mut Scratch,
+    ) {
         scratch.follow.clear();
         let Some(b) = self.partition else { return };
-        b.rows_of(ordinal, &mut scratch.follow_rows);
-        for &row in &scratch.follow_rows {
-            if b.time(row) > now {
-                break;
+        let lo = after.saturating_add(1);
+        let hi = match self.plan.window_ms {
+            Some(d) => until.saturating_add(d).min(now),
+            None => now,
+        };
+        let pass = |row: &u32| passes_all(&self.filters, *row);
+        match b.rows(ordinal, &mut scratch.follow_rows) {
+            Rows::Range(range) => {
+                let w = window(b.times(range.clone()), lo, hi);
+                let rows = range.start + w.start as u32..range.start + w.end as u32;
+                scratch.follow.extend(rows.filter(pass));
             }
-            if passes_all(&self.filters, row) {
-                scratch.follow.push(row);
+            Rows::List(rows) => {
+                let start = rows.partition_point(|r| b.time(*r) < lo);
+                let end = rows.partition_point(|r| b.time(*r) <= hi);
+                scratch
+                    .follow
+                    .extend(rows[start.min(end)..end].iter().copied().filter(pass));
             }
         }
     }
