@@ -314,6 +314,8 @@ pub(crate) struct EventMatcher<'p, 'i> {
     hi: i64,
     now: i64,
     follow: Option<FollowMatcher<'p, 'i>>,
+    /// The aggregated attribute's column, found once rather than per contact.
+    aggregated: Option<&'i crate::events::AttrColumn>,
 }
 
 struct FollowMatcher<'p, 'i> {
@@ -357,6 +359,10 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
             hi: hi.min(now),
             now,
             follow,
+            aggregated: match &plan.measure {
+                MeasurePlan::Aggregate { attribute, .. } => partition.column(attribute),
+                MeasurePlan::Count(_) => None,
+            },
         }
     }
 
@@ -430,11 +436,11 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
         let (aggregate, holds) = match &self.plan.measure {
             MeasurePlan::Count(c) => (None, c.holds(count as f64)),
             MeasurePlan::Aggregate {
-                func,
-                attribute,
-                comparison,
+                func, comparison, ..
             } => {
-                let value = aggregate(p, attribute, *func, &scratch.kept);
+                let value = self
+                    .aggregated
+                    .and_then(|column| aggregate(column, *func, &scratch.kept));
                 (value, value.is_some_and(|v| comparison.holds(v)))
             }
         };
@@ -531,8 +537,7 @@ impl FollowMatcher<'_, '_> {
 
 /// The aggregate of a numeric attribute over `rows`; `None` when no row
 /// holds a number.
-fn aggregate(p: &EventPartition, attribute: &str, func: AggregateFn, rows: &[u32]) -> Option<f64> {
-    let column = p.column(attribute)?;
+fn aggregate(column: &crate::events::AttrColumn, func: AggregateFn, rows: &[u32]) -> Option<f64> {
     let mut n = 0usize;
     let mut acc = match func {
         AggregateFn::Sum | AggregateFn::Avg => 0.0,
