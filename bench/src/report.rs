@@ -432,7 +432,7 @@ fn scale_section(
         "HTTP ingest, one event per request",
         format!("{} events/s", thousands(rate(one))),
         format!(
-            "`POST /v1/events`, one event per request, {} client threads (keep-alive), {} events in {} s, each 2xx durable; {}",
+            "`POST /v1/events`, one event per request, {} client threads (keep-alive connections, a minimal HTTP/1.1 client), {} events in {} s, each 2xx durable; {}",
             one["clients"],
             thousands(one["events"].as_f64().unwrap_or(0.0)),
             ms(one["seconds"].as_f64().unwrap_or(f64::NAN)),
@@ -595,8 +595,9 @@ restart measurements against `flowseg serve` on loopback, and this report.
 - **Fairness**: the peers query their own storage (DuckDB: a table sorted
   by event name, contact and time, in memory up to `small` and in a database
   file from `large` on; ClickHouse: a MergeTree table ordered the same way)
-  with a typed column per attribute, and use both cores; flowseg evaluates
-  on one thread. Machine: {}.
+  with a typed column per attribute, and use both cores; so does flowseg
+  (field scans on one thread, an event condition over more than 8,192
+  candidate contacts on both cores). Machine: {}.
 ",
         machine()
     )
