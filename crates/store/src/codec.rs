@@ -195,33 +195,47 @@ pub(crate) struct EventBody {
     pub attributes: Attributes,
 }
 
-/// Encodes an event's body.
+/// Encodes an event's body (tests; the store appends with
+/// [`encode_event_into`]).
+#[cfg(test)]
 pub(crate) fn encode_event(id: Option<&str>, name_id: u32, attributes: &Attributes) -> Vec<u8> {
     let mut out = Vec::with_capacity(8 + id.map_or(0, str::len) + attributes.len() * 16);
+    encode_event_into(&mut out, id, name_id, attributes);
+    out
+}
+
+/// [`encode_event`], appended to `out` (an append reuses one buffer for
+/// all its events rather than allocating two per event).
+pub(crate) fn encode_event_into(
+    out: &mut Vec<u8>,
+    id: Option<&str>,
+    name_id: u32,
+    attributes: &Attributes,
+) {
     out.push(VERSION);
     match id {
         Some(id) => {
             out.push(1);
-            put_str(&mut out, id);
+            put_str(out, id);
         }
         None => out.push(0),
     }
-    put_varint(&mut out, u64::from(name_id));
-    put_varint(&mut out, attributes.len() as u64);
+    put_varint(out, u64::from(name_id));
+    put_varint(out, attributes.len() as u64);
     for (key, value) in attributes {
-        put_str(&mut out, key);
+        put_str(out, key);
         match value {
             AttrValue::Null => out.push(A_NULL),
             AttrValue::Str(s) => {
                 out.push(A_STR);
-                put_str(&mut out, s);
+                put_str(out, s);
             }
             AttrValue::Num(n) => {
                 // -0.0 must stay -0.0, so it takes the f64 path.
                 if n.fract() == 0.0 && n.abs() <= EXACT_INT && !(*n == 0.0 && n.is_sign_negative())
                 {
                     out.push(A_INT);
-                    put_varint(&mut out, zigzag(*n as i64));
+                    put_varint(out, zigzag(*n as i64));
                 } else {
                     out.push(A_F64);
                     out.extend_from_slice(&n.to_le_bytes());
@@ -231,7 +245,6 @@ pub(crate) fn encode_event(id: Option<&str>, name_id: u32, attributes: &Attribut
             AttrValue::Bool(true) => out.push(A_TRUE),
         }
     }
-    out
 }
 
 /// Decodes an event's body.

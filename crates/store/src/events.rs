@@ -10,7 +10,7 @@ use flowseg_model::time::format_month;
 use flowseg_model::{Contact, ContactRef, ContactWrite, Event, EventInput, EventSource, Value};
 use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
 
-use crate::codec::{decode_event, encode_event};
+use crate::codec::{decode_event, encode_event_into};
 use crate::contacts::{ContactTables, IDENTITIES, next_contact_seq, scan_contacts};
 use crate::tables::{ACCOUNTS, COUNTERS, EVENT_IDS, EVENT_LOG, EVENT_NAME_IDS, EVENT_NAMES, USAGE};
 use crate::{Store, StoreError, contact_id, contact_seq, ensure_account, no_such_account};
@@ -287,6 +287,7 @@ fn append_in(
             // sorted by contact, a session's page views), and each lookup
             // is a B-tree read.
             let mut resolved: HashMap<(u8, &str), u64> = HashMap::new();
+            let mut value = Vec::new();
 
             for (index, event) in events.iter().enumerate() {
                 let target = match validate(event) {
@@ -367,11 +368,12 @@ fn append_in(
                 let time = event.time.unwrap_or(now);
                 let event_seq = next_event;
                 next_event += 1;
-                let body = encode_event(event.id.as_deref(), name_id, &event.attributes);
-                log.insert(
-                    (account, event_seq),
-                    encode_logged(seq, time, &body).as_slice(),
-                )?;
+                // The log value (see `encode_logged`), built in place.
+                value.clear();
+                value.extend_from_slice(&seq.to_le_bytes());
+                value.extend_from_slice(&time.to_le_bytes());
+                encode_event_into(&mut value, event.id.as_deref(), name_id, &event.attributes);
+                log.insert((account, event_seq), value.as_slice())?;
                 if let Some(id) = &event.id {
                     dedup.insert((account, id.as_str()), ())?;
                 }
