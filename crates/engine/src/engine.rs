@@ -1,13 +1,17 @@
 //! [`Engine`]: the store plus one in-memory [`AccountIndex`] per account.
 //!
 //! Every write goes to the store first (durable) and is then applied to the
-//! account's index, under that index's write lock, so the index always
-//! reflects exactly the committed writes in commit order. Reads evaluate
-//! against the index under a read lock.
+//! account's index, so the index always reflects exactly the committed
+//! writes in commit order: writers take turns on the engine's write order
+//! (the store commits one write transaction at a time anyway), and hold
+//! the index's write lock only while applying, so evaluations (read lock)
+//! go on during a commit's fsync. Erasure is the exception: it holds the
+//! write lock through its store write, so that no reader lists events the
+//! store has just dropped.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 use flowseg_model::{ContactWrite, Event, EventInput, FieldDef, Schema};
 use flowseg_rules::{Plan, Problem, Rule, SegmentSource, rule_from_json};
@@ -34,6 +38,10 @@ pub enum EngineError {
 pub struct Engine {
     store: Arc<Store>,
     accounts: RwLock<HashMap<String, Arc<RwLock<AccountIndex>>>>,
+    /// Held by a writer from its store write until it is applied (and by
+    /// the snapshot), so indexes change in commit order. Taken before any
+    /// index lock, never after one.
+    write_order: Mutex<()>,
     dir: std::path::PathBuf,
     loaded_from: IndexSource,
 }
@@ -95,6 +103,7 @@ impl Engine {
         Ok(Engine {
             store,
             accounts: RwLock::new(accounts),
+            write_order: Mutex::new(()),
             dir: dir.to_path_buf(),
             loaded_from,
         })
@@ -109,6 +118,7 @@ impl Engine {
     /// on a clean shutdown). Writers wait while it runs; the snapshot is
     /// stamped with the store generation it reflects.
     pub fn save_snapshot(&self) -> Result<(), EngineError> {
+        let _order = self.write_order();
         let accounts = self.accounts.read().unwrap_or_else(|e| e.into_inner());
         let mut ids: Vec<&String> = accounts.keys().collect();
         ids.sort();
@@ -118,8 +128,9 @@ impl Engine {
             guard.compact();
             guards.push(guard);
         }
-        // Every index is locked, so no write can land between reading the
-        // generation and writing the indexes it stamps.
+        // The write order is held and every index locked, so no write can
+        // land (nor wait unapplied) between reading the generation and
+        // writing the indexes it stamps.
         let generation = self.store.generation()?;
         let list: Vec<(&str, &AccountIndex)> = ids
             .iter()
@@ -168,33 +179,48 @@ impl Engine {
         Ok(())
     }
 
-    /// Runs `f` with the account's index write-locked, so a store write and
-    /// its application to the index are one step for readers and writers.
-    fn with_index<T>(
+    /// The writers' turn (see the field `write_order`).
+    fn write_order(&self) -> MutexGuard<'_, ()> {
+        self.write_order.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A write in the writers' turn: `store` commits it (readers of the
+    /// index go on meanwhile), then `apply` updates the account's index
+    /// under its write lock.
+    fn write_then_apply<S, T>(
         &self,
         account: &str,
-        f: impl FnOnce(&mut AccountIndex) -> Result<T, EngineError>,
+        store: impl FnOnce() -> Result<S, EngineError>,
+        apply: impl FnOnce(&mut AccountIndex, S) -> Result<T, EngineError>,
     ) -> Result<T, EngineError> {
         let index = self.index(account)?;
+        let _order = self.write_order();
+        let stored = store()?;
         let mut guard = index.write().unwrap_or_else(|e| e.into_inner());
-        f(&mut guard)
+        apply(&mut guard, stored)
     }
 
     pub fn add_field(&self, account: &str, def: FieldDef) -> Result<Schema, EngineError> {
-        self.with_index(account, |index| {
-            let schema = self.store.add_field(account, def)?;
-            index.set_schema(&schema);
-            Ok(schema)
-        })
+        self.write_then_apply(
+            account,
+            || Ok(self.store.add_field(account, def)?),
+            |index, schema| {
+                index.set_schema(&schema);
+                Ok(schema)
+            },
+        )
     }
 
     pub fn delete_field(&self, account: &str, name: &str) -> Result<Schema, EngineError> {
-        self.with_index(account, |index| {
-            let (schema, _changed) = self.store.delete_field(account, name)?;
-            // Dropping the column drops every value of the field.
-            index.set_schema(&schema);
-            Ok(schema)
-        })
+        self.write_then_apply(
+            account,
+            || Ok(self.store.delete_field(account, name)?.0),
+            |index, schema| {
+                // Dropping the column drops every value of the field.
+                index.set_schema(&schema);
+                Ok(schema)
+            },
+        )
     }
 
     pub fn upsert_contacts(
@@ -203,21 +229,29 @@ impl Engine {
         writes: &[ContactWrite],
         now: i64,
     ) -> Result<Vec<Result<UpsertOk, ItemError>>, EngineError> {
-        self.with_index(account, |index| {
-            let results = self.store.upsert_contacts(account, writes, now)?;
-            for ok in results.iter().flatten() {
-                if let Some(seq) = contact_seq(&ok.id) {
-                    index.put_contact(ordinal(seq)?, &ok.contact);
+        self.write_then_apply(
+            account,
+            || Ok(self.store.upsert_contacts(account, writes, now)?),
+            |index, results| {
+                for ok in results.iter().flatten() {
+                    if let Some(seq) = contact_seq(&ok.id) {
+                        index.put_contact(ordinal(seq)?, &ok.contact);
+                    }
                 }
-            }
-            Ok(results)
-        })
+                Ok(results)
+            },
+        )
     }
 
     pub fn delete_contact(&self, account: &str, id: &str) -> Result<bool, EngineError> {
-        self.with_index(account, |index| {
-            // The index names the contact's events; its write lock keeps
-            // appends out until both the store and the index forget them.
+        let handle = self.index(account)?;
+        let _order = self.write_order();
+        // Locked through the store write: a listing must not read seqs the
+        // store is dropping. The write order keeps appends out (and every
+        // earlier write is applied), so the index names all the contact's
+        // events.
+        let mut index = handle.write().unwrap_or_else(|e| e.into_inner());
+        {
             let seqs: Vec<u64> = match index.live_ordinal(id) {
                 Some(o) => index
                     .contact_event_keys(o)
@@ -231,7 +265,7 @@ impl Engine {
                 index.remove_contact(ordinal(seq)?);
             }
             Ok(deleted)
-        })
+        }
     }
 
     /// One contact's events, newest first (the latest time first, the
@@ -270,11 +304,14 @@ impl Engine {
         events: &[EventInput],
         now: i64,
     ) -> Result<AppendOutcome, EngineError> {
-        self.with_index(account, |index| {
-            let outcome = self.store.append_events(account, events, now)?;
-            apply_appended(index, events, &outcome)?;
-            Ok(outcome)
-        })
+        self.write_then_apply(
+            account,
+            || Ok(self.store.append_events(account, events, now)?),
+            |index, outcome| {
+                apply_appended(index, events, &outcome)?;
+                Ok(outcome)
+            },
+        )
     }
 
     /// Appends several requests' batches (possibly of different accounts)
@@ -288,15 +325,26 @@ impl Engine {
         let mut accounts: Vec<&str> = batches.iter().map(|(a, _, _)| *a).collect();
         accounts.sort_unstable();
         accounts.dedup();
-        // Lock every involved index in a fixed order (no deadlock), so the
-        // indexes change in commit order.
-        let mut handles = Vec::with_capacity(accounts.len());
-        for account in &accounts {
-            match self.index(account) {
-                Ok(h) => handles.push(Some(h)),
-                Err(_) => handles.push(None),
+        let handles: Vec<_> = accounts.iter().map(|a| self.index(a).ok()).collect();
+        let known: Vec<(&str, &[EventInput], i64)> = batches
+            .iter()
+            .copied()
+            .filter(|(a, _, _)| handles[accounts.binary_search(a).unwrap_or(0)].is_some())
+            .collect();
+        let order = self.write_order();
+        let mut stored = match self.store.append_event_batches(&known) {
+            Ok(results) => results.into_iter().map(|r| r.map_err(EngineError::from)),
+            Err(_) => {
+                // Each batch alone takes its own turn.
+                drop(order);
+                return batches
+                    .iter()
+                    .map(|(account, events, now)| self.append_events(account, events, *now))
+                    .collect();
             }
-        }
+        };
+        // Applied in commit order: every involved index write-locked, in a
+        // fixed order (no deadlock), only now that the store has committed.
         let mut guards: Vec<_> = handles
             .iter()
             .map(|h| {
@@ -304,21 +352,6 @@ impl Engine {
                     .map(|h| h.write().unwrap_or_else(|e| e.into_inner()))
             })
             .collect();
-        let known: Vec<(&str, &[EventInput], i64)> = batches
-            .iter()
-            .copied()
-            .filter(|(a, _, _)| guards[accounts.binary_search(a).unwrap_or(0)].is_some())
-            .collect();
-        let mut stored = match self.store.append_event_batches(&known) {
-            Ok(results) => results.into_iter().map(|r| r.map_err(EngineError::from)),
-            Err(_) => {
-                drop(guards);
-                return batches
-                    .iter()
-                    .map(|(account, events, now)| self.append_events(account, events, *now))
-                    .collect();
-            }
-        };
         batches
             .iter()
             .map(|(account, events, _)| {
@@ -561,6 +594,61 @@ mod tests {
                 .field_value(0, "Age"),
             None
         );
+    }
+
+    /// An evaluation in progress (a read lock held) does not hold back an
+    /// append's durable store write, only its application to the index;
+    /// the index then has it in full, and a restart agrees with it.
+    #[test]
+    fn a_reader_holds_back_only_the_application_of_a_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = parse_instant("2026-06-30T00:00:00Z").unwrap();
+        let engine = open_with_account(dir.path(), now);
+        let events: Vec<EventInput> = (0..3)
+            .map(|i| {
+                parse_event(
+                    &json!({"name": "purchase", "contact": {"email": format!("p{i}@x.io")},
+                                    "time": "2026-06-20T00:00:00Z"}),
+                )
+                .unwrap()
+            })
+            .collect();
+        let stored = |engine: &Engine| {
+            let mut n = 0;
+            engine
+                .store()
+                .for_each_event("a1", |_, _, _| n += 1)
+                .unwrap();
+            n
+        };
+        let handle = engine.index("a1").unwrap();
+        std::thread::scope(|scope| {
+            let reader = handle.read().unwrap();
+            let writer = scope.spawn(|| {
+                engine
+                    .append_event_batches(&[("a1", &events[..], now)])
+                    .into_iter()
+                    .map(|r| r.unwrap().accepted.len())
+                    .sum::<usize>()
+            });
+            let waited = std::time::Instant::now();
+            while stored(&engine) < 3 {
+                assert!(
+                    waited.elapsed() < std::time::Duration::from_secs(30),
+                    "the store write waited for the reader"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            // Durable, and not yet applied: the reader still sees nothing.
+            assert_eq!(reader.live().len(), 0);
+            assert!(!writer.is_finished());
+            drop(reader);
+            assert_eq!(writer.join().unwrap(), 3);
+        });
+        assert_eq!(count(&engine, "a1", json!({"event": "purchase"}), now), 3);
+        drop(engine);
+        let engine = Engine::open(dir.path()).unwrap();
+        assert_eq!(count(&engine, "a1", json!({"event": "purchase"}), now), 3);
     }
 
     /// Every page of a contact's events, following the cursors.
