@@ -71,7 +71,7 @@ fi
 echo "$COMMIT" > "$RESULTS/commit"
 
 echo "== data: $SCALE, seed $SEED"
-"$BENCH" gen --scale "$SCALE" --seed "$SEED" --dir "$DATA"
+FLOWSEG_BENCH_COMMIT="$COMMIT" "$BENCH" gen --scale "$SCALE" --seed "$SEED" --dir "$DATA"
 "$BENCH" suite --out "$RESULTS/suite.json"
 
 echo "== flowseg"

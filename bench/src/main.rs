@@ -180,6 +180,9 @@ fn generate(scale: &str, seed: u64, dir: &std::path::Path) -> Result<(), String>
         "generated_s": started.elapsed().as_secs_f64(),
         "bulk_contacts_s": loaded.contacts_s,
         "bulk_events_s": loaded.events_s,
+        // The bulk import rate is measured here, possibly many runs before
+        // the report that quotes it (bench.sh passes its commit).
+        "commit": std::env::var("FLOWSEG_BENCH_COMMIT").unwrap_or_else(|_| "unknown".into()),
     });
     eprintln!(
         "generated in {:.1} s; store appends took {:.1} s ({:.0} events/s)",

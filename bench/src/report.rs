@@ -409,9 +409,13 @@ fn scale_section(
             thousands(events / meta["bulk_events_s"].as_f64().unwrap_or(f64::NAN))
         ),
         format!(
-            "`Store::append_events` (the importer's sink) in durable batches of 50,000 pre-parsed events, contact-ordered; {} s for the events, {} s for the contacts",
+            "`Store::append_events` (the importer's sink) in durable batches of 50,000 pre-parsed events, contact-ordered; {} s for the events, {} s for the contacts; measured when the data was generated, {}",
             ms(meta["bulk_events_s"].as_f64().unwrap_or(f64::NAN)),
-            ms(meta["bulk_contacts_s"].as_f64().unwrap_or(f64::NAN))
+            ms(meta["bulk_contacts_s"].as_f64().unwrap_or(f64::NAN)),
+            match meta["commit"].as_str() {
+                Some(commit) => format!("at commit `{commit}`"),
+                None => "at a commit not recorded".to_string(),
+            }
         ),
         "≥ 1M events/s",
     );
