@@ -187,6 +187,10 @@ fn window(times: &[i64], lo: i64, hi: i64) -> std::ops::Range<usize> {
             } else {
                 times.partition_point(|t| *t <= hi)
             };
+            if lo == i64::MIN {
+                // An open start (`before` windows): every row up to `end`.
+                return 0..end;
+            }
             let floor = end.saturating_sub(STEPS_BACK);
             let mut start = end;
             while start > floor && times[start - 1] >= lo {
@@ -580,8 +584,12 @@ mod tests {
         for n in [0usize, 1, 2, 15, 16, 17, 40, 300] {
             let mut times: Vec<i64> = (0..n).map(|_| (next() % 100) as i64).collect();
             times.sort_unstable();
-            for _ in 0..500 {
-                let lo = (next() % 120) as i64 - 10;
+            for round in 0..500 {
+                let lo = if round % 10 == 0 {
+                    i64::MIN
+                } else {
+                    (next() % 120) as i64 - 10
+                };
                 let hi = (next() % 120) as i64 - 10;
                 let start = times.partition_point(|t| *t < lo);
                 let end = times.partition_point(|t| *t <= hi);
