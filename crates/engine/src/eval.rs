@@ -370,17 +370,14 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
         }
     }
 
-    /// Whether the condition holds for one contact. A plain count over a
-    /// contiguous run (the common case) is counted in place, without
-    /// collecting the kept rows that [`outcome`] gives explain, aggregates
-    /// and sequences.
+    /// Whether the condition holds for one contact. A count or an
+    /// aggregate over a contiguous run (the common case) is computed in
+    /// place, without collecting the kept rows that [`outcome`] gives
+    /// explain and sequences.
     ///
     /// [`outcome`]: EventMatcher::outcome
     #[inline]
     fn holds(&self, ordinal: Ordinal, scratch: &mut Scratch) -> bool {
-        let MeasurePlan::Count(c) = &self.plan.measure else {
-            return self.outcome(ordinal, scratch).holds;
-        };
         if self.follow.is_some() {
             return self.outcome(ordinal, scratch).holds;
         }
@@ -390,12 +387,33 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
         };
         let w = window(p.times(range.clone()), self.lo, self.hi);
         let window = range.start + w.start as u32..range.start + w.end as u32;
-        let count = if self.filters.is_empty() {
-            window.len()
-        } else {
-            window.filter(|row| passes_all(&self.filters, *row)).count()
-        };
-        c.holds(count as f64)
+        match &self.plan.measure {
+            MeasurePlan::Count(c) => {
+                let count = if self.filters.is_empty() {
+                    window.len()
+                } else {
+                    window.filter(|row| passes_all(&self.filters, *row)).count()
+                };
+                c.holds(count as f64)
+            }
+            MeasurePlan::Aggregate {
+                func, comparison, ..
+            } => {
+                let Some(column) = self.aggregated else {
+                    return false;
+                };
+                let value = if self.filters.is_empty() {
+                    aggregate(column, *func, window)
+                } else {
+                    aggregate(
+                        column,
+                        *func,
+                        window.filter(|row| passes_all(&self.filters, *row)),
+                    )
+                };
+                value.is_some_and(|v| comparison.holds(v))
+            }
+        }
     }
 
     /// Evaluates the condition for one contact; the kept events are left in
@@ -444,7 +462,7 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
             } => {
                 let value = self
                     .aggregated
-                    .and_then(|column| aggregate(column, *func, &scratch.kept));
+                    .and_then(|column| aggregate(column, *func, scratch.kept.iter().copied()));
                 (value, value.is_some_and(|v| comparison.holds(v)))
             }
         };
@@ -541,14 +559,18 @@ impl FollowMatcher<'_, '_> {
 
 /// The aggregate of a numeric attribute over `rows`; `None` when no row
 /// holds a number.
-fn aggregate(column: &crate::events::AttrColumn, func: AggregateFn, rows: &[u32]) -> Option<f64> {
+fn aggregate(
+    column: &crate::events::AttrColumn,
+    func: AggregateFn,
+    rows: impl Iterator<Item = u32>,
+) -> Option<f64> {
     let mut n = 0usize;
     let mut acc = match func {
         AggregateFn::Sum | AggregateFn::Avg => 0.0,
         AggregateFn::Min => f64::INFINITY,
         AggregateFn::Max => f64::NEG_INFINITY,
     };
-    for &row in rows {
+    for row in rows {
         if let Some(x) = column.number(row) {
             n += 1;
             acc = match func {
