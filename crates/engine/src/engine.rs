@@ -251,21 +251,19 @@ impl Engine {
         // earlier write is applied), so the index names all the contact's
         // events.
         let mut index = handle.write().unwrap_or_else(|e| e.into_inner());
-        {
-            let seqs: Vec<u64> = match index.live_ordinal(id) {
-                Some(o) => index
-                    .contact_event_keys(o)
-                    .into_iter()
-                    .map(|(_, seq)| u64::from(seq))
-                    .collect(),
-                None => Vec::new(),
-            };
-            let deleted = self.store.delete_contact(account, id, &seqs)?;
-            if deleted && let Some(seq) = contact_seq(id) {
-                index.remove_contact(ordinal(seq)?);
-            }
-            Ok(deleted)
+        let seqs: Vec<u64> = match index.live_ordinal(id) {
+            Some(o) => index
+                .contact_event_keys(o)
+                .into_iter()
+                .map(|(_, seq)| u64::from(seq))
+                .collect(),
+            None => Vec::new(),
+        };
+        let deleted = self.store.delete_contact(account, id, &seqs)?;
+        if deleted && let Some(seq) = contact_seq(id) {
+            index.remove_contact(ordinal(seq)?);
         }
+        Ok(deleted)
     }
 
     /// One contact's events, newest first (the latest time first, the

@@ -244,12 +244,12 @@ impl EventMatcher<'_, '_> {
             // of a windowed count over most contacts.
             let mut ordinals = candidates.range(range);
             let mut batch = [0u32; 512];
+            let p = self.partition;
             loop {
                 let some = ordinals.next_many(&mut batch);
                 if some.is_empty() {
                     break;
                 }
-                let p = self.partition;
                 for i in 0..some.len() {
                     // Loads issued ahead (see `EventPartition::prefetch_last_time`).
                     if let Some(ahead) = some.get(i + 2 * PREFETCH_AHEAD) {
@@ -402,16 +402,8 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
                 let Some(column) = self.aggregated else {
                     return false;
                 };
-                let value = if self.filters.is_empty() {
-                    aggregate(column, *func, window)
-                } else {
-                    aggregate(
-                        column,
-                        *func,
-                        window.filter(|row| passes_all(&self.filters, *row)),
-                    )
-                };
-                value.is_some_and(|v| comparison.holds(v))
+                let kept = window.filter(|row| passes_all(&self.filters, *row));
+                aggregate(column, *func, kept).is_some_and(|v| comparison.holds(v))
             }
         }
     }

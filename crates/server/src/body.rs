@@ -93,6 +93,7 @@ pub fn is_ndjson(headers: &HeaderMap) -> bool {
                     .windows(word.len())
                     .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
             };
-            has("ndjson") || has("jsonlines") || has("jsonl")
+            // ("jsonl" also finds "jsonlines".)
+            has("ndjson") || has("jsonl")
         })
 }
