@@ -14,7 +14,7 @@ use flowseg_model::{AttrValue, Attributes, Value};
 use crate::StoreError;
 
 /// The current layout version, the first byte of every encoded value.
-const VERSION: u8 = 1;
+pub(crate) const VERSION: u8 = 1;
 
 // Contact field value tags.
 const F_TEXT: u8 = 0;
@@ -35,7 +35,7 @@ const A_INT: u8 = 5;
 /// Largest integer an f64 represents exactly (2^53).
 const EXACT_INT: f64 = 9_007_199_254_740_992.0;
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -58,14 +58,14 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 
 /// A cursor over an encoded value; every read fails with
 /// [`StoreError::Corrupt`] rather than panicking on a short or bad buffer.
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
     what: &'static str,
 }
 
 impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8], what: &'static str) -> Result<Self, StoreError> {
+    pub(crate) fn new(buf: &'a [u8], what: &'static str) -> Result<Self, StoreError> {
         let mut r = Reader { buf, pos: 0, what };
         let v = r.byte()?;
         if v != VERSION {
@@ -74,7 +74,7 @@ impl<'a> Reader<'a> {
         Ok(r)
     }
 
-    fn corrupt(&self, why: &str) -> StoreError {
+    pub(crate) fn corrupt(&self, why: &str) -> StoreError {
         StoreError::Corrupt(format!("{} at byte {}: {why}", self.what, self.pos))
     }
 
@@ -87,7 +87,7 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
-    fn bytes(&mut self, n: usize) -> Result<&'a [u8], StoreError> {
+    pub(crate) fn bytes(&mut self, n: usize) -> Result<&'a [u8], StoreError> {
         let end = self
             .pos
             .checked_add(n)
@@ -98,7 +98,7 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    fn varint(&mut self) -> Result<u64, StoreError> {
+    pub(crate) fn varint(&mut self) -> Result<u64, StoreError> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
@@ -110,7 +110,7 @@ impl<'a> Reader<'a> {
         Err(self.corrupt("varint too long"))
     }
 
-    fn len(&mut self) -> Result<usize, StoreError> {
+    pub(crate) fn len(&mut self) -> Result<usize, StoreError> {
         let n = self.varint()?;
         usize::try_from(n).map_err(|_| self.corrupt("length out of range"))
     }
@@ -128,6 +128,11 @@ impl<'a> Reader<'a> {
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
         Ok(f64::from_le_bytes(a))
+    }
+
+    /// Whether every byte has been read.
+    pub(crate) fn at_end(&self) -> bool {
+        self.pos == self.buf.len()
     }
 
     fn finish(&self) -> Result<(), StoreError> {

@@ -9,6 +9,7 @@ use flowseg_model::schema::{EMAIL, EXTERNAL_ID, FieldDeclError, MOBILE_PHONE};
 use flowseg_model::{Contact, ContactWrite, FieldDef, Schema, Value};
 use redb::{ReadTransaction, ReadableTable, Table, TableDefinition, WriteTransaction};
 
+use crate::blocks::remove_events;
 use crate::codec::{decode_fields, encode_fields, event_id};
 use crate::events::contacts_event;
 use crate::tables::{
@@ -532,9 +533,8 @@ impl Store {
             }
             let mut log = txn.open_table(EVENT_LOG)?;
             let mut ids = Vec::new();
-            for &event in event_seqs {
-                let value = log.remove((account, event))?;
-                let (_, body) = contacts_event(value.as_ref().map(|v| v.value()), event, seq)?;
+            for (event, logged) in remove_events(&mut log, account, event_seqs)? {
+                let (_, body) = contacts_event(Some(&logged), event, seq)?;
                 if let Some(id) = event_id(body)? {
                     ids.push(id);
                 }

@@ -10,6 +10,7 @@ use flowseg_model::time::format_month;
 use flowseg_model::{Contact, ContactRef, ContactWrite, Event, EventInput, EventSource, Value};
 use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
 
+use crate::blocks::{LogReader, LogWriter, entries};
 use crate::codec::{decode_event, encode_event_into};
 use crate::contacts::{ContactTables, IDENTITIES, next_contact_seq, scan_contacts};
 use crate::tables::{ACCOUNTS, COUNTERS, EVENT_IDS, EVENT_LOG, EVENT_NAME_IDS, EVENT_NAMES, USAGE};
@@ -145,20 +146,23 @@ fn scan_events(
     let names = load_names(txn, account)?;
     let t = txn.open_table(EVENT_LOG)?;
     for item in t.range((account, 0u64)..=(account, u64::MAX))? {
-        let (k, v) = item?;
-        let (contact, time, body) = split_logged(v.value())?;
-        let body = decode_event(body)?;
-        f(
-            contact,
-            k.value().1,
-            Event {
-                id: body.id,
-                name: name_of(&names, body.name_id)?.to_owned(),
-                contact_id: contact_id(contact),
-                time,
-                attributes: body.attributes,
-            },
-        );
+        let (k, block) = item?;
+        for entry in entries(block.value(), k.value().1)? {
+            let (seq, logged) = entry?;
+            let (contact, time, body) = split_logged(logged)?;
+            let body = decode_event(body)?;
+            f(
+                contact,
+                seq,
+                Event {
+                    id: body.id,
+                    name: name_of(&names, body.name_id)?.to_owned(),
+                    contact_id: contact_id(contact),
+                    time,
+                    attributes: body.attributes,
+                },
+            );
+        }
     }
     Ok(())
 }
@@ -187,7 +191,10 @@ impl Store {
     ) -> Result<AppendOutcome, StoreError> {
         self.write(|txn| {
             ensure_account(txn, account)?;
-            append_in(&mut AppendTables::open(txn)?, account, events, now)
+            let mut tables = AppendTables::open(txn)?;
+            let outcome = append_in(&mut tables, account, events, now)?;
+            tables.close_block()?;
+            Ok(outcome)
         })
     }
 
@@ -223,6 +230,7 @@ impl Store {
                     Err(e) => Err(e),
                 });
             }
+            tables.close_block()?;
             Ok(results)
         })
     }
@@ -231,7 +239,7 @@ impl Store {
 /// The tables an append writes, opened once per transaction.
 struct AppendTables<'t> {
     contacts: ContactTables<'t>,
-    log: Table<'t, (&'static str, u64), &'static [u8]>,
+    log: LogWriter<'t>,
     dedup: Table<'t, (&'static str, &'static str), ()>,
     name_ids: Table<'t, (&'static str, &'static str), u32>,
     names: Table<'t, (&'static str, u32), &'static str>,
@@ -243,13 +251,18 @@ impl<'t> AppendTables<'t> {
     fn open(txn: &'t WriteTransaction) -> Result<Self, StoreError> {
         Ok(AppendTables {
             contacts: ContactTables::open(txn)?,
-            log: txn.open_table(EVENT_LOG)?,
+            log: LogWriter::new(txn.open_table(EVENT_LOG)?),
             dedup: txn.open_table(EVENT_IDS)?,
             name_ids: txn.open_table(EVENT_NAME_IDS)?,
             names: txn.open_table(EVENT_NAMES)?,
             counters: txn.open_table(COUNTERS)?,
             usage: txn.open_table(USAGE)?,
         })
+    }
+
+    /// Writes the log block being filled: before the transaction commits.
+    fn close_block(&mut self) -> Result<(), StoreError> {
+        self.log.close_block()
     }
 }
 
@@ -373,7 +386,7 @@ fn append_in(
                 value.extend_from_slice(&seq.to_le_bytes());
                 value.extend_from_slice(&time.to_le_bytes());
                 encode_event_into(&mut value, event.id.as_deref(), name_id, &event.attributes);
-                log.insert((account, event_seq), value.as_slice())?;
+                log.push(account, event_seq, &value)?;
                 if let Some(id) = &event.id {
                     dedup.insert((account, id.as_str()), ())?;
                 }
@@ -452,11 +465,11 @@ impl Store {
         let txn = self.read()?;
         let names = load_names(&txn, account)?;
         let t = txn.open_table(EVENT_LOG)?;
+        let mut log = LogReader::new(&t, account);
         let id = contact_id(contact);
         let mut out = Vec::with_capacity(seqs.len());
         for &seq in seqs {
-            let value = t.get((account, seq))?;
-            let (time, body) = contacts_event(value.as_ref().map(|v| v.value()), seq, contact)?;
+            let (time, body) = contacts_event(log.get(seq)?, seq, contact)?;
             let body = decode_event(body)?;
             out.push(Event {
                 id: body.id,
@@ -724,6 +737,63 @@ mod tests {
             .unwrap();
         assert_eq!(seen, vec![(0, 0, 1), (1, 1, 2), (2, 2, 5)]);
         assert!(s.for_each_event("nobody", |_, _, _| panic!()).is_ok());
+    }
+
+    #[test]
+    fn interleaved_accounts_in_one_group_commit_keep_their_own_logs() {
+        let (_d, s) = store();
+        s.create_account(crate::AccountRecord {
+            id: "acc2".into(),
+            created_at: 0,
+            addons: Default::default(),
+            keys: vec![],
+        })
+        .unwrap();
+        // More events than a block holds, so blocks close mid-batch too.
+        let many: Vec<EventInput> = (0..600)
+            .map(|i| ev(None, "buy", email(&format!("p{}@x.com", i % 7)), Some(i)))
+            .collect();
+        let other = [ev(Some("o"), "buy", email("z@x.com"), Some(9))];
+        let one = [ev(None, "look", email("p0@x.com"), Some(1000))];
+        let results = s
+            .append_event_batches(&[
+                ("acc", &many[..250], 10),
+                ("acc", &one, 10),
+                ("acc2", &other, 10),
+                ("acc", &many[250..], 10),
+                ("acc2", &other, 10),
+            ])
+            .unwrap();
+        assert_eq!(results[4].as_ref().unwrap().duplicates, vec![0]);
+        let mut seen = Vec::new();
+        s.for_each_event("acc", |c, seq, e| seen.push((seq, c, e.time)))
+            .unwrap();
+        let mut want: Vec<(u64, u64, i64)> =
+            (0..250).map(|i| (i as u64, i as u64 % 7, i)).collect();
+        want.push((250, 0, 1000));
+        want.extend((250..600).map(|i| (i as u64 + 1, i as u64 % 7, i)));
+        assert_eq!(seen, want);
+        let mut other_seen = Vec::new();
+        s.for_each_event("acc2", |c, seq, e| other_seen.push((seq, c, e.id)))
+            .unwrap();
+        assert_eq!(other_seen, vec![(0, 0, Some("o".to_string()))]);
+        // Every event of contact c3 read back by seq, then erased.
+        let of_c3: Vec<u64> = want.iter().filter(|w| w.1 == 3).map(|w| w.0).collect();
+        let events = s.events_by_seq("acc", 3, &of_c3).unwrap();
+        assert_eq!(events.len(), of_c3.len());
+        assert!(events.iter().all(|e| e.contact_id == "c3"));
+        assert!(matches!(
+            s.events_by_seq("acc", 4, &of_c3[..1]),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(s.delete_contact("acc", "c3", &of_c3).unwrap());
+        let mut left = 0;
+        s.for_each_event("acc", |c, _, _| {
+            assert_ne!(c, 3);
+            left += 1;
+        })
+        .unwrap();
+        assert_eq!(left, 601 - of_c3.len());
     }
 
     #[test]

@@ -27,6 +27,7 @@
 //! [`Schema`]: flowseg_model::Schema
 
 mod accounts;
+mod blocks;
 mod codec;
 mod contacts;
 mod events;
@@ -121,9 +122,10 @@ mod tables {
     /// (account, external id) → contact seq.
     pub const BY_EXTERNAL_ID: TableDefinition<(&str, &str), u64> =
         TableDefinition::new("by_external_id");
-    /// (account, event seq) → contact seq (u64 LE), time ms (i64 LE), then
-    /// the encoded event body: the event log in order of acceptance.
-    pub const EVENT_LOG: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("event_log");
+    /// (account, first event seq) → a block of consecutive events, each
+    /// its seq, then the contact seq (u64 LE), the time ms (i64 LE) and the
+    /// encoded body (see `blocks.rs`).
+    pub const EVENT_LOG: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("event_blocks");
     /// (account, event id) → (): the ids seen, for de-duplication.
     pub const EVENT_IDS: TableDefinition<(&str, &str), ()> = TableDefinition::new("event_ids");
     /// (account, name id) → event name.

@@ -1,10 +1,14 @@
-//! Converts a data directory from the first event-log layout, keyed by
-//! `(account, contact seq, time, event seq)`, to the current one, keyed by
-//! `(account, event seq)` (see the crate docs for why).
+//! Converts a data directory written in an older event-log layout to the
+//! current one, when the store is opened, before anything else reads or
+//! writes. Two older layouts exist, converted in turn:
 //!
-//! Every stored event keeps its seq, contact, time and body. The
-//! conversion runs when the store is opened, before anything else reads or
-//! writes, in chunks of [`CHUNK`] events per durable transaction, in seq
+//! 1. `events`, keyed `(account, contact seq, time, event seq)`, becomes
+//!    2. below;
+//! 2. `event_log`, one row per event keyed `(account, event seq)`, becomes
+//!    the blocks of `event_blocks` (see `blocks.rs`).
+//!
+//! Every stored event keeps its seq, contact, time and body. Each step
+//! copies in chunks of [`CHUNK`] events per durable transaction, in seq
 //! order so that the new tree is written sequentially. It is safe to
 //! interrupt: until the last transaction drops the old table, every event
 //! is still there, and a restart resumes after the highest seq already
@@ -14,6 +18,7 @@ use std::time::Instant;
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
+use crate::blocks::{BlockBuilder, entries};
 use crate::events::encode_logged;
 use crate::tables::EVENT_LOG;
 use crate::{Store, StoreError};
@@ -21,6 +26,10 @@ use crate::{Store, StoreError};
 /// The first layout's event table.
 pub(crate) const OLD_EVENTS: TableDefinition<(&str, u64, i64, u64), &[u8]> =
     TableDefinition::new("events");
+
+/// The second layout's event log: one row per event.
+pub(crate) const SINGLE_EVENT_LOG: TableDefinition<(&str, u64), &[u8]> =
+    TableDefinition::new("event_log");
 
 /// Events copied per durable transaction.
 const CHUNK: usize = 200_000;
@@ -34,30 +43,49 @@ pub struct Migration {
     pub seconds: f64,
 }
 
-/// Converts the store if it still holds the first layout's event table;
+/// Converts the store if it still holds an older layout's event table;
 /// `None` when there was nothing to do.
 pub(crate) fn run(store: &Store) -> Result<Option<Migration>, StoreError> {
-    let has_old = store
-        .db
-        .begin_read()?
-        .list_tables()?
-        .any(|t| t.name() == OLD_EVENTS.name());
-    if !has_old {
-        return Ok(None);
-    }
+    let has = |table: &str| -> Result<bool, StoreError> {
+        Ok(store
+            .db
+            .begin_read()?
+            .list_tables()?
+            .any(|t| t.name() == table))
+    };
     let started = Instant::now();
-    let accounts = accounts_with_old_events(store)?;
-    let mut moved = 0;
-    for account in &accounts {
-        moved += migrate_account(store, account)?;
+    let mut converted = None;
+    if has(OLD_EVENTS.name())? {
+        // The table it converts into (no longer created on open).
+        store.write_unversioned(|txn| {
+            txn.open_table(SINGLE_EVENT_LOG)?;
+            Ok(())
+        })?;
+        let mut moved = 0;
+        for account in &accounts_with_old_events(store)? {
+            moved += migrate_account(store, account)?;
+        }
+        // The old table is dropped only once every event is in the new one.
+        store.write(|txn| {
+            txn.delete_table(OLD_EVENTS)?;
+            Ok(())
+        })?;
+        converted = Some(moved);
     }
-    // The old table is dropped only once every event is in the new one.
-    store.write(|txn| {
-        txn.delete_table(OLD_EVENTS)?;
-        Ok(())
-    })?;
-    Ok(Some(Migration {
-        events: moved,
+    if has(SINGLE_EVENT_LOG.name())? {
+        let mut moved = 0;
+        for account in &accounts_with_single_events(store)? {
+            moved += block_account(store, account)?;
+        }
+        store.write(|txn| {
+            txn.delete_table(SINGLE_EVENT_LOG)?;
+            Ok(())
+        })?;
+        // Events converted twice are counted once.
+        converted = Some(converted.unwrap_or(0).max(moved));
+    }
+    Ok(converted.map(|events| Migration {
+        events,
         seconds: started.elapsed().as_secs_f64(),
     }))
 }
@@ -91,7 +119,7 @@ fn migrate_account(store: &Store, account: &str) -> Result<u64, StoreError> {
     // Where an interrupted conversion stopped: the highest seq copied.
     let done = {
         let txn = store.read()?;
-        let t = txn.open_table(EVENT_LOG)?;
+        let t = txn.open_table(SINGLE_EVENT_LOG)?;
         let last = t
             .range((account, 0u64)..=(account, u64::MAX))?
             .next_back()
@@ -116,7 +144,7 @@ fn migrate_account(store: &Store, account: &str) -> Result<u64, StoreError> {
     for chunk in keys.chunks(CHUNK) {
         store.write(|txn| {
             let old = txn.open_table(OLD_EVENTS)?;
-            let mut log = txn.open_table(EVENT_LOG)?;
+            let mut log = txn.open_table(SINGLE_EVENT_LOG)?;
             for &(seq, contact, time) in chunk {
                 let body = old.get((account, contact, time, seq))?.ok_or_else(|| {
                     StoreError::Corrupt(format!("event {seq} vanished while it was converted"))
@@ -130,6 +158,80 @@ fn migrate_account(store: &Store, account: &str) -> Result<u64, StoreError> {
         })?;
     }
     Ok(keys.len() as u64)
+}
+
+/// Every account that has events in the one-row-per-event log (found as
+/// [`accounts_with_old_events`] finds them).
+fn accounts_with_single_events(store: &Store) -> Result<Vec<String>, StoreError> {
+    let txn = store.read()?;
+    let t = txn.open_table(SINGLE_EVENT_LOG)?;
+    let mut accounts: Vec<String> = Vec::new();
+    loop {
+        let from = match accounts.last() {
+            Some(a) => format!("{a}\0"),
+            None => String::new(),
+        };
+        let next = t.range((from.as_str(), 0u64)..)?.next().transpose()?;
+        match next {
+            Some((k, _)) => accounts.push(k.value().0.to_owned()),
+            None => return Ok(accounts),
+        }
+    }
+}
+
+/// Copies one account's events not yet in blocks; returns how many.
+fn block_account(store: &Store, account: &str) -> Result<u64, StoreError> {
+    // Where an interrupted conversion stopped: the highest seq copied.
+    let mut next = {
+        let txn = store.read()?;
+        let t = txn.open_table(EVENT_LOG)?;
+        let last = t
+            .range((account, 0u64)..=(account, u64::MAX))?
+            .next_back()
+            .transpose()?;
+        match last {
+            Some((k, block)) => {
+                let mut highest = None;
+                for entry in entries(block.value(), k.value().1)? {
+                    highest = Some(entry?.0);
+                }
+                highest.map_or(0, |h| h + 1)
+            }
+            None => 0,
+        }
+    };
+    let mut moved = 0u64;
+    loop {
+        let copied = store.write(|txn| {
+            let single = txn.open_table(SINGLE_EVENT_LOG)?;
+            let mut log = txn.open_table(EVENT_LOG)?;
+            let mut block = BlockBuilder::new();
+            let mut copied = 0u64;
+            let mut last = None;
+            for item in single
+                .range((account, next)..=(account, u64::MAX))?
+                .take(CHUNK)
+            {
+                let (k, v) = item?;
+                let seq = k.value().1;
+                block.push(seq, v.value());
+                if block.is_full() {
+                    block.write(&mut log, account)?;
+                }
+                copied += 1;
+                last = Some(seq);
+            }
+            block.write(&mut log, account)?;
+            Ok((copied, last))
+        })?;
+        match copied {
+            (n, Some(last)) => {
+                moved += n;
+                next = last + 1;
+            }
+            _ => return Ok(moved),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -242,17 +344,113 @@ mod tests {
             s.write(|txn| {
                 let old = txn.open_table(OLD_EVENTS)?;
                 let body = old.get(("a", 0u64, 1i64, 0u64))?.unwrap().value().to_vec();
-                txn.open_table(EVENT_LOG)?
+                txn.open_table(SINGLE_EVENT_LOG)?
                     .insert(("a", 0u64), encode_logged(0, 1, &body).as_slice())?;
                 Ok(())
             })
             .unwrap();
         }
         let s = Store::open(dir.path()).unwrap();
-        assert_eq!(s.migration().map(|m| m.events), Some(2));
+        // Two events left in the first layout, then all three into blocks.
+        assert_eq!(s.migration().map(|m| m.events), Some(3));
         let mut ids = Vec::new();
         s.for_each_event("a", |_, _, e| ids.push(e.id.unwrap()))
             .unwrap();
         assert_eq!(ids, vec!["e0", "e1", "e2"]);
+    }
+
+    /// Writes events one row each, as a store of the second layout did.
+    fn write_single(store: &Store, account: &str, events: &[(u64, u64, i64)]) {
+        store
+            .write(|txn| {
+                let mut t = txn.open_table(SINGLE_EVENT_LOG)?;
+                let mut names = txn.open_table(crate::tables::EVENT_NAMES)?;
+                names.insert((account, 0u32), "buy")?;
+                let mut counters = txn.open_table(crate::tables::COUNTERS)?;
+                counters.insert((account, "event"), events.len() as u64)?;
+                counters.insert((account, "event_name"), 1)?;
+                counters.insert((account, "contact"), 3)?;
+                for &(seq, contact, time) in events {
+                    let attrs = [("n".to_string(), AttrValue::Num(seq as f64))].into();
+                    let id = format!("e{seq}");
+                    let body = encode_event(Some(&id), 0, &attrs);
+                    t.insert(
+                        (account, seq),
+                        encode_logged(contact, time, &body).as_slice(),
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn single_event_rows_become_blocks_keeping_every_event() {
+        let dir = tempfile::tempdir().unwrap();
+        // More events than one block holds, over three contacts.
+        let events: Vec<(u64, u64, i64)> =
+            (0..300u64).map(|s| (s, s % 3, 1000 + s as i64)).collect();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            account(&s, "a");
+            account(&s, "b");
+            let writes: Vec<_> = (0..3)
+                .map(|i| flowseg_model::ContactWrite {
+                    id: None,
+                    set: [(
+                        "Email".to_string(),
+                        Some(flowseg_model::Value::Text(format!("p{i}@x.com"))),
+                    )]
+                    .into(),
+                })
+                .collect();
+            s.upsert_contacts("a", &writes, 0).unwrap();
+            write_single(&s, "a", &events);
+            write_single(&s, "b", &[(0, 1, 5)]);
+            // As if a conversion had been interrupted after copying seqs
+            // 0..=9 of account `a`.
+            s.write(|txn| {
+                let single = txn.open_table(SINGLE_EVENT_LOG)?;
+                let mut log = txn.open_table(EVENT_LOG)?;
+                let mut b = BlockBuilder::new();
+                for seq in 0..10u64 {
+                    b.push(seq, single.get(("a", seq))?.unwrap().value());
+                }
+                b.write(&mut log, "a")
+            })
+            .unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.migration().map(|m| m.events), Some(291));
+        let mut seen = Vec::new();
+        s.for_each_event("a", |contact, seq, e| {
+            seen.push((seq, contact, e.time, e.id.unwrap()))
+        })
+        .unwrap();
+        let want: Vec<_> = events
+            .iter()
+            .map(|&(seq, c, t)| (seq, c, t, format!("e{seq}")))
+            .collect();
+        assert_eq!(seen, want);
+        let mut b = Vec::new();
+        s.for_each_event("b", |_, seq, e| b.push((seq, e.id.unwrap())))
+            .unwrap();
+        assert_eq!(b, vec![(0, "e0".to_string())]);
+        // Reads and erasure work on the converted log.
+        let got = s.events_by_seq("a", 2, &[299, 5, 200]).unwrap();
+        let times: Vec<i64> = got.iter().map(|e| e.time).collect();
+        assert_eq!(times, vec![1299, 1005, 1200]);
+        let of_c1: Vec<u64> = (0..300).filter(|s| s % 3 == 1).collect();
+        assert!(s.delete_contact("a", "c1", &of_c1).unwrap());
+        let mut left = 0;
+        s.for_each_event("a", |contact, _, _| {
+            assert_ne!(contact, 1);
+            left += 1;
+        })
+        .unwrap();
+        assert_eq!(left, 200);
+        drop(s);
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.migration(), None);
     }
 }
