@@ -31,7 +31,7 @@ pub fn run(data: &Path, args: &ServeArgs, greeting: Option<Greeting>) -> Result<
         tracing::info!(
             events = m.events,
             seconds = m.seconds,
-            "Converted the event log to the current layout (keyed by event seq)."
+            "Converted the event log to the current layout (blocks of consecutive events)."
         );
     }
     match engine.loaded_from() {

@@ -16,9 +16,10 @@
 //! Contacts get a per-account dense sequence number (`seq`, from 0, never
 //! reused) that the engine uses as its in-memory ordinal; the public id is
 //! `c{seq}` ([`contact_seq`] parses it back). Events get a per-account
-//! sequence number too, in order of acceptance, and the event log is keyed
-//! by `(account, event seq)`: every append lands at the end of the tree, so
-//! a batch dirties a few pages however many contacts it names. Finding one
+//! sequence number too, in order of acceptance, and the event log holds
+//! them in blocks of consecutive events keyed by `(account, first event
+//! seq)` (`blocks.rs`): every append lands at the end of the tree, so a
+//! batch makes a few inserts however many contacts it names. Finding one
 //! contact's events therefore needs their seqs, which the engine's index
 //! holds ([`Store::events_by_seq`], [`Store::delete_contact`]). Data
 //! directories written before this layout are converted when opened
