@@ -22,7 +22,8 @@ pub struct AccountIndex {
     pub(crate) schema: Schema,
     pub(crate) columns: HashMap<String, Column>,
     pub(crate) live: RoaringBitmap,
-    pub(crate) partitions: HashMap<Box<str>, EventPartition>,
+    /// By event name; foldhash, as every ingested event looks its name up.
+    pub(crate) partitions: HashMap<Box<str>, EventPartition, foldhash::fast::RandomState>,
 }
 
 impl AccountIndex {
@@ -231,7 +232,7 @@ impl AccountIndex {
             let name = r.string()?;
             columns.insert(name, Column::read_from(r)?);
         }
-        let mut partitions = HashMap::new();
+        let mut partitions = HashMap::default();
         for _ in 0..r.u64()? {
             let name = r.string()?;
             partitions.insert(name.into_boxed_str(), EventPartition::read_from(r)?);
