@@ -29,10 +29,11 @@ use crate::codec::{Reader, VERSION, put_varint};
 /// its block, so blocks stay small.
 pub(crate) const BLOCK_EVENTS: usize = 256;
 
-/// A block is closed once it holds this many bytes. Measured at `medium`
-/// (bulk import, blocks of about 1.8, 3.8, 7.8, 16 and 31 KB): the rate rose
-/// to ~1M events/s near 8 KB and little after; this keeps a block with its
-/// key and the page header within one 8 KiB page.
+/// A block is closed once it holds this many bytes. Bulk import at
+/// `medium`, one run per size: 858k events/s at 3.8 KB, 1.10M at 7.8 KB,
+/// 1.01M at 16 KB, 1.28M at 31 KB (the machine's noise is as large as the
+/// differences above 4 KB). This keeps a block, its key and the page header
+/// within one 8 KiB page.
 pub(crate) const BLOCK_BYTES: usize = 7 * 1024 + 512;
 
 /// The log table: (account, first event seq) → block.
