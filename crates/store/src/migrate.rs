@@ -61,26 +61,21 @@ pub(crate) fn run(store: &Store) -> Result<Option<Migration>, StoreError> {
             txn.open_table(SINGLE_EVENT_LOG)?;
             Ok(())
         })?;
-        let mut moved = 0;
-        for account in &accounts_with_old_events(store)? {
-            moved += migrate_account(store, account)?;
-        }
-        // The old table is dropped only once every event is in the new one.
-        store.write(|txn| {
-            txn.delete_table(OLD_EVENTS)?;
-            Ok(())
-        })?;
+        let moved = convert(
+            store,
+            accounts_with_old_events(store)?,
+            migrate_account,
+            |txn| Ok(txn.delete_table(OLD_EVENTS)?),
+        )?;
         converted = Some(moved);
     }
     if has(SINGLE_EVENT_LOG.name())? {
-        let mut moved = 0;
-        for account in &accounts_with_single_events(store)? {
-            moved += block_account(store, account)?;
-        }
-        store.write(|txn| {
-            txn.delete_table(SINGLE_EVENT_LOG)?;
-            Ok(())
-        })?;
+        let moved = convert(
+            store,
+            accounts_with_single_events(store)?,
+            block_account,
+            |txn| Ok(txn.delete_table(SINGLE_EVENT_LOG)?),
+        )?;
         // Events converted twice are counted once.
         converted = Some(converted.unwrap_or(0).max(moved));
     }
@@ -90,12 +85,30 @@ pub(crate) fn run(store: &Store) -> Result<Option<Migration>, StoreError> {
     }))
 }
 
-/// Every account that has events in the old table, found by skipping from
+/// One conversion step: `copy` for each account, then `drop_old` in one
+/// last transaction (the old table goes only once every event is copied).
+/// Returns how many events were copied.
+fn convert(
+    store: &Store,
+    accounts: Vec<String>,
+    copy: fn(&Store, &str) -> Result<u64, StoreError>,
+    drop_old: impl FnOnce(&redb::WriteTransaction) -> Result<bool, StoreError>,
+) -> Result<u64, StoreError> {
+    let mut moved = 0;
+    for account in &accounts {
+        moved += copy(store, account)?;
+    }
+    store.write(|txn| drop_old(txn).map(|_| ()))?;
+    Ok(moved)
+}
+
+/// Every account of a table keyed by account first, found by skipping from
 /// one account's range to the next (not from the accounts table: no event
-/// may be left behind, whatever else the directory holds).
-fn accounts_with_old_events(store: &Store) -> Result<Vec<String>, StoreError> {
-    let txn = store.read()?;
-    let t = txn.open_table(OLD_EVENTS)?;
+/// may be left behind, whatever else the directory holds). `first_from(a)`
+/// is the first account at or after `a` in the table.
+fn accounts_in(
+    mut first_from: impl FnMut(&str) -> Result<Option<String>, StoreError>,
+) -> Result<Vec<String>, StoreError> {
     let mut accounts: Vec<String> = Vec::new();
     loop {
         // The smallest account name after the last one found.
@@ -103,15 +116,24 @@ fn accounts_with_old_events(store: &Store) -> Result<Vec<String>, StoreError> {
             Some(a) => format!("{a}\0"),
             None => String::new(),
         };
-        let next = t
-            .range((from.as_str(), 0u64, i64::MIN, 0u64)..)?
-            .next()
-            .transpose()?;
-        match next {
-            Some((k, _)) => accounts.push(k.value().0.to_owned()),
+        match first_from(&from)? {
+            Some(account) => accounts.push(account),
             None => return Ok(accounts),
         }
     }
+}
+
+/// Every account that has events in the first layout's table.
+fn accounts_with_old_events(store: &Store) -> Result<Vec<String>, StoreError> {
+    let txn = store.read()?;
+    let t = txn.open_table(OLD_EVENTS)?;
+    accounts_in(|from| {
+        let next = t
+            .range((from, 0u64, i64::MIN, 0u64)..)?
+            .next()
+            .transpose()?;
+        Ok(next.map(|(k, _)| k.value().0.to_owned()))
+    })
 }
 
 /// Copies one account's events not yet copied; returns how many.
@@ -160,23 +182,14 @@ fn migrate_account(store: &Store, account: &str) -> Result<u64, StoreError> {
     Ok(keys.len() as u64)
 }
 
-/// Every account that has events in the one-row-per-event log (found as
-/// [`accounts_with_old_events`] finds them).
+/// Every account that has events in the one-row-per-event log.
 fn accounts_with_single_events(store: &Store) -> Result<Vec<String>, StoreError> {
     let txn = store.read()?;
     let t = txn.open_table(SINGLE_EVENT_LOG)?;
-    let mut accounts: Vec<String> = Vec::new();
-    loop {
-        let from = match accounts.last() {
-            Some(a) => format!("{a}\0"),
-            None => String::new(),
-        };
-        let next = t.range((from.as_str(), 0u64)..)?.next().transpose()?;
-        match next {
-            Some((k, _)) => accounts.push(k.value().0.to_owned()),
-            None => return Ok(accounts),
-        }
-    }
+    accounts_in(|from| {
+        let next = t.range((from, 0u64)..)?.next().transpose()?;
+        Ok(next.map(|(k, _)| k.value().0.to_owned()))
+    })
 }
 
 /// Copies one account's events not yet in blocks; returns how many.
@@ -241,17 +254,28 @@ mod tests {
     use crate::codec::encode_event;
     use flowseg_model::AttrValue;
 
+    /// The event name and counters that written events of name `buy` for
+    /// three contacts need, as the store keeps them beside any layout.
+    fn write_counters(
+        txn: &redb::WriteTransaction,
+        account: &str,
+        events: usize,
+    ) -> Result<(), StoreError> {
+        let mut names = txn.open_table(crate::tables::EVENT_NAMES)?;
+        names.insert((account, 0u32), "buy")?;
+        let mut counters = txn.open_table(crate::tables::COUNTERS)?;
+        counters.insert((account, "event"), events as u64)?;
+        counters.insert((account, "event_name"), 1)?;
+        counters.insert((account, "contact"), 3)?;
+        Ok(())
+    }
+
     /// Writes events in the first layout, as a store of that version did.
     fn write_old(store: &Store, account: &str, events: &[(u64, u64, i64, &str)]) {
         store
             .write(|txn| {
                 let mut t = txn.open_table(OLD_EVENTS)?;
-                let mut names = txn.open_table(crate::tables::EVENT_NAMES)?;
-                names.insert((account, 0u32), "buy")?;
-                let mut counters = txn.open_table(crate::tables::COUNTERS)?;
-                counters.insert((account, "event"), events.len() as u64)?;
-                counters.insert((account, "event_name"), 1)?;
-                counters.insert((account, "contact"), 3)?;
+                write_counters(txn, account, events.len())?;
                 for &(seq, contact, time, id) in events {
                     let attrs = [("n".to_string(), AttrValue::Num(seq as f64))].into();
                     t.insert(
@@ -364,12 +388,7 @@ mod tests {
         store
             .write(|txn| {
                 let mut t = txn.open_table(SINGLE_EVENT_LOG)?;
-                let mut names = txn.open_table(crate::tables::EVENT_NAMES)?;
-                names.insert((account, 0u32), "buy")?;
-                let mut counters = txn.open_table(crate::tables::COUNTERS)?;
-                counters.insert((account, "event"), events.len() as u64)?;
-                counters.insert((account, "event_name"), 1)?;
-                counters.insert((account, "contact"), 3)?;
+                write_counters(txn, account, events.len())?;
                 for &(seq, contact, time) in events {
                     let attrs = [("n".to_string(), AttrValue::Num(seq as f64))].into();
                     let id = format!("e{seq}");
