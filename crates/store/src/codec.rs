@@ -74,11 +74,16 @@ impl<'a> Reader<'a> {
         Ok(r)
     }
 
+    /// A reader of a buffer that has no layout version byte of its own.
+    pub(crate) fn unversioned(buf: &'a [u8], what: &'static str) -> Self {
+        Reader { buf, pos: 0, what }
+    }
+
     pub(crate) fn corrupt(&self, why: &str) -> StoreError {
         StoreError::Corrupt(format!("{} at byte {}: {why}", self.what, self.pos))
     }
 
-    fn byte(&mut self) -> Result<u8, StoreError> {
+    pub(crate) fn byte(&mut self) -> Result<u8, StoreError> {
         let b = *self
             .buf
             .get(self.pos)
@@ -128,6 +133,11 @@ impl<'a> Reader<'a> {
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
         Ok(f64::from_le_bytes(a))
+    }
+
+    /// The bytes not read yet.
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        &self.buf[self.pos..]
     }
 
     /// Whether every byte has been read.

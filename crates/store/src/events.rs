@@ -10,7 +10,7 @@ use flowseg_model::time::format_month;
 use flowseg_model::{Contact, ContactRef, ContactWrite, Event, EventInput, EventSource, Value};
 use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
 
-use crate::blocks::{LogReader, LogWriter, entries};
+use crate::blocks::{LogReader, LogWriter, block_entries, entries};
 use crate::codec::{decode_event, encode_event_into};
 use crate::contacts::{ContactTables, IDENTITIES, next_contact_seq, scan_contacts};
 use crate::tables::{ACCOUNTS, COUNTERS, EVENT_IDS, EVENT_LOG, EVENT_NAME_IDS, EVENT_NAMES, USAGE};
@@ -150,9 +150,11 @@ fn scan_events(
 ) -> Result<(), StoreError> {
     let names = load_names(txn, account)?;
     let t = txn.open_table(EVENT_LOG)?;
+    let mut scratch = Vec::new();
     for item in t.range((account, 0u64)..=(account, u64::MAX))? {
         let (k, block) = item?;
-        for entry in entries(block.value(), k.value().1)? {
+        let raw = block_entries(block.value(), &mut scratch)?;
+        for entry in entries(raw, k.value().1)? {
             let (seq, logged) = entry?;
             let (contact, time, body) = split_logged(logged)?;
             let body = decode_event(body)?;

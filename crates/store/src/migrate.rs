@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
-use crate::blocks::{BlockBuilder, entries};
+use crate::blocks::{BlockBuilder, block_entries, entries};
 use crate::events::encode_logged;
 use crate::tables::EVENT_LOG;
 use crate::{Store, StoreError};
@@ -205,7 +205,9 @@ fn block_account(store: &Store, account: &str) -> Result<u64, StoreError> {
         match last {
             Some((k, block)) => {
                 let mut highest = None;
-                for entry in entries(block.value(), k.value().1)? {
+                let mut scratch = Vec::new();
+                let raw = block_entries(block.value(), &mut scratch)?;
+                for entry in entries(raw, k.value().1)? {
                     highest = Some(entry?.0);
                 }
                 highest.map_or(0, |h| h + 1)
