@@ -36,10 +36,10 @@ const PLAIN: u8 = 1;
 /// Layout byte of an LZ4-compressed block.
 const LZ4: u8 = 2;
 
-/// The largest entries a block may claim to hold once decompressed: far
-/// above any block written ([`BLOCK_BYTES`] plus one event), so that a
-/// damaged length is an error rather than a huge allocation.
-const MAX_RAW: usize = 64 << 20;
+/// LZ4 expands its input at most this many times (a match token of one
+/// byte stands for at most 255 more bytes), so a compressed block claiming
+/// more is damaged, and is refused before anything is allocated for it.
+const LZ4_MAX_RATIO: usize = 255;
 
 /// Events per block at most. Reading one event (a listing) decodes the
 /// lengths of the events before it in its block, and erasing one rewrites
@@ -153,8 +153,11 @@ pub(crate) fn block_entries<'a>(
         PLAIN => Ok(r.rest()),
         LZ4 => {
             let n = r.len()?;
-            if n > MAX_RAW {
-                return Err(r.corrupt(&format!("a block of {n} bytes")));
+            if n > r.rest().len().saturating_mul(LZ4_MAX_RATIO) + 16 {
+                return Err(r.corrupt(&format!(
+                    "{n} bytes claimed from {} compressed",
+                    r.rest().len()
+                )));
             }
             scratch.clear();
             scratch.resize(n, 0);
