@@ -17,10 +17,10 @@
 //! (the contact seq, the time, the encoded body; see
 //! `events::encode_logged`). A stored block is a layout byte, then either
 //! the entries as they are ([`PLAIN`]) or their length (varint) and the
-//! entries compressed with LZ4 ([`LZ4`]). Compression takes ~0.1 µs per
-//! event and roughly halves what a bulk import writes and commits, which
-//! was half of its time (the commit's cost grows with the bytes, not the
-//! number of commits). A block that would not shrink, such as one event of
+//! entries compressed with LZ4 ([`LZ4`]). Compression roughly halves what
+//! a bulk import writes and commits, which was half of its time (the
+//! commit's cost grows with the bytes, not the number of commits); see
+//! docs/ARCHITECTURE.md for the measurements. A block that would not shrink, such as one event of
 //! a single-event request, is stored plain.
 
 use std::ops::Range;
