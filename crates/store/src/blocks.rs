@@ -171,14 +171,11 @@ pub(crate) fn block_entries<'a>(
     }
 }
 
-/// A stored block's entries, owned.
+/// A stored block's entries, owned (reads of single events and erasure:
+/// rare paths, where one more copy of a block does not matter).
 fn owned_entries(stored: &[u8]) -> Result<Vec<u8>, StoreError> {
-    if stored.first() == Some(&PLAIN) {
-        return Ok(stored[1..].to_vec());
-    }
     let mut scratch = Vec::new();
-    block_entries(stored, &mut scratch)?;
-    Ok(scratch)
+    Ok(block_entries(stored, &mut scratch)?.to_vec())
 }
 
 /// Appends events to the log in blocks. Consecutive batches of one account
