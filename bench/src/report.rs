@@ -600,8 +600,8 @@ restart measurements against `flowseg serve` on loopback, and this report.
   by event name, contact and time, in memory up to `small` and in a database
   file from `large` on; ClickHouse: a MergeTree table ordered the same way)
   with a typed column per attribute, and use both cores; so does flowseg
-  (field scans on one thread, an event condition over more than 8,192
-  candidate contacts on both cores). Machine: {}.
+  (a field scan over more than 524,288 contacts, and an event condition
+  over more than 8,192 candidate contacts, on both cores). Machine: {}.
 ",
         machine()
     )

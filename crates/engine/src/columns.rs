@@ -247,11 +247,11 @@ fn grow<T: Copy>(v: &mut Vec<T>, i: usize, fill: T) {
 /// The members of `scope` whose value passes: each member tested when
 /// `by_member`, else the whole column scanned ([`scan`]) and intersected.
 #[inline]
-fn filter<T>(
+fn filter<T: Sync>(
     values: &[T],
     scope: &RoaringBitmap,
     by_member: bool,
-    pass: impl Fn(&T) -> bool,
+    pass: impl Fn(&T) -> bool + Sync,
 ) -> RoaringBitmap {
     if by_member {
         let found: Vec<u32> = scope

@@ -217,16 +217,6 @@ const PREFETCH_AHEAD: usize = 8;
 /// dense scope, to 200 ns, over a sparse one whose rows are all cold).
 const CONTACTS_PER_THREAD: u64 = 4_096;
 
-/// Threads an evaluation may use: the machine's cores, at most 8.
-fn evaluation_threads() -> usize {
-    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *THREADS.get_or_init(|| {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, 8)
-    })
-}
-
 impl EventMatcher<'_, '_> {
     /// The contacts of `candidates` for which the condition holds, ascending.
     /// Large candidate sets are split into contiguous ordinal ranges
@@ -234,7 +224,7 @@ impl EventMatcher<'_, '_> {
     /// ranges' results concatenated in order.
     fn members_among(&self, candidates: &RoaringBitmap) -> Vec<u32> {
         let n = candidates.len();
-        let threads = (evaluation_threads() as u64)
+        let threads = (crate::cores::evaluation_threads() as u64)
             .min(n / CONTACTS_PER_THREAD)
             .max(1);
         let run = |range: std::ops::RangeInclusive<u32>| {

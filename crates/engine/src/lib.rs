@@ -10,6 +10,7 @@
 
 mod attr_column;
 pub mod columns;
+mod cores;
 mod dict;
 mod engine;
 mod eval;
