@@ -171,7 +171,7 @@ pub fn parse_event(json: &serde_json::Value) -> Result<EventInput, String> {
     }
     let id = match obj.get("id") {
         None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) if !s.is_empty() && s.len() <= 256 => Some(s.clone()),
+        Some(serde_json::Value::String(s)) if event_id_ok(s) => Some(s.clone()),
         Some(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => Some(n.to_string()),
         Some(other) => {
             return Err(format!(
@@ -243,13 +243,28 @@ fn parse_contact_ref(json: Option<&serde_json::Value>) -> Result<ContactRef, Str
             ));
         }
     };
-    match key.as_str() {
-        "id" => Ok(ContactRef::Id(value)),
-        "email" => Ok(ContactRef::Email(value)),
-        "phone" => Ok(ContactRef::Phone(value)),
-        "external_id" => Ok(ContactRef::ExternalId(value)),
-        other => Err(format!("`contact.{other}` is not an identity: {HINT}")),
+    contact_ref(key, value).ok_or_else(|| format!("`contact.{key}` is not an identity: {HINT}"))
+}
+
+/// An event id given as a string: 1 to 256 bytes.
+pub(crate) fn event_id_ok(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 256
+}
+
+/// The contact reference named by an identity key (`None`: not one).
+pub(crate) fn contact_ref(key: &str, value: String) -> Option<ContactRef> {
+    match key {
+        "id" => Some(ContactRef::Id(value)),
+        "email" => Some(ContactRef::Email(value)),
+        "phone" => Some(ContactRef::Phone(value)),
+        "external_id" => Some(ContactRef::ExternalId(value)),
+        _ => None,
     }
+}
+
+/// An attribute name: 1 to 100 bytes.
+pub(crate) fn attribute_name_ok(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 100
 }
 
 fn parse_attributes(
@@ -257,7 +272,7 @@ fn parse_attributes(
 ) -> Result<Attributes, String> {
     let mut attrs = Attributes::new();
     for (k, v) in map {
-        if k.is_empty() || k.len() > 100 {
+        if !attribute_name_ok(k) {
             return Err("attribute names must be 1 to 100 bytes long".into());
         }
         let value = match v {

@@ -5,6 +5,7 @@
 
 pub mod contact;
 pub mod event;
+pub mod event_wire;
 pub mod identity;
 pub mod schema;
 pub mod time;

@@ -195,6 +195,28 @@ fn conflicts_are_409_and_invalid_bodies_422() {
 }
 
 #[test]
+fn a_batch_over_the_item_limit_is_413_naming_the_limit_and_stores_nothing() {
+    let srv = Server::start();
+    let a = srv.account();
+    let event = json!({"name": "MailOpen", "contact": {"email": "many@example.com"}});
+    let mut events = vec![event; 100_001];
+    // All valid (read the fast way), and with one invalid item (read item
+    // by item): both refused whole.
+    for invalid in [false, true] {
+        if invalid {
+            events[7] = json!({"name": "MailOpen", "contact": {}});
+        }
+        let e = a.api.post("/v1/events", &json!(events)).error(413);
+        let message = e["message"].as_str().unwrap();
+        assert!(
+            message.contains("100001") && message.contains("100000"),
+            "the message names the count and the limit: {message}"
+        );
+    }
+    assert!(a.all_contact_ids().is_empty());
+}
+
+#[test]
 fn a_body_over_the_limit_is_413_naming_the_limit() {
     let srv = Server::start_with(Options {
         max_body_mib: Some(1),

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use flowseg_engine::events::Cell;
 use flowseg_model::event::parse_event;
+use flowseg_model::event_wire::parse_valid_events;
 use flowseg_model::time::{format_instant, now_ms};
 use flowseg_model::{EventInput, EventSource};
 use flowseg_store::KeyKind;
@@ -70,24 +71,56 @@ pub async fn ingest(
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
-    let items = items(&headers, &bytes)?;
-    if items.len() > state.config.max_batch_items {
+    // The usual request (JSON, every event valid) is read straight into
+    // events; anything else the general way, which locates each problem.
+    let valid = if is_ndjson(&headers) {
+        None
+    } else {
+        parse_valid_events(&bytes)
+    };
+    let (inputs, positions, mut rejected) = match valid {
+        Some(events) => {
+            check_batch_size(&state, events.len())?;
+            check_gates(&caller, events.iter().map(|e| e.name.as_str()))?;
+            let positions = (0..events.len()).collect();
+            (events, positions, BTreeMap::new())
+        }
+        None => read_items(&state, &caller, &headers, &bytes)?,
+    };
+    let account = caller.account.id.clone();
+    let outcome = state.commits.append(&account, inputs, now_ms()).await?;
+    for (i, message) in &outcome.rejected {
+        let i = positions[*i];
+        rejected.insert(i, item_error(i, 422, "invalid_event", message));
+    }
+    Metrics::add(&state.metrics.events_accepted, outcome.accepted.len());
+    Metrics::add(&state.metrics.events_duplicate, outcome.duplicates.len());
+    Metrics::add(&state.metrics.events_rejected, rejected.len());
+    Ok(Json(json!({
+        "accepted": outcome.accepted.len(),
+        "duplicates": outcome.duplicates.len(),
+        "rejected": rejected.into_values().collect::<Vec<_>>(),
+    })))
+}
+
+/// Refuses a request with more events than the limit.
+fn check_batch_size(state: &AppState, items: usize) -> ApiResult<()> {
+    if items > state.config.max_batch_items {
         return Err(ApiError::too_large(format!(
-            "The batch has {} events; the limit is {} per request.",
-            items.len(),
+            "The batch has {items} events; the limit is {} per request.",
             state.config.max_batch_items
         )));
     }
-    // Gates that refuse the request whole, before anything is stored.
-    let names = items
-        .iter()
-        .filter_map(|i| i.as_ref().ok())
-        .filter_map(|v| v.get("name").and_then(Value::as_str))
-        // An invalid name is no event of any source: that item is rejected
-        // on its own below.
-        .filter(|name| flowseg_model::event::check_event_name(name).is_ok());
+    Ok(())
+}
+
+/// Gates that refuse the request whole, before anything is stored: the
+/// public key posts only `Visit`, custom events need their add-on. `names`
+/// are the items' event names (an item whose name is invalid is no event
+/// of any source; it is rejected on its own).
+fn check_gates<'a>(caller: &AnyKey, names: impl Iterator<Item = &'a str>) -> ApiResult<()> {
     let mut any_custom = false;
-    for name in names {
+    for name in names.filter(|name| flowseg_model::event::check_event_name(name).is_ok()) {
         let source = EventSource::of(name);
         if caller.kind == KeyKind::Public && source != EventSource::Visit {
             return Err(ApiError::forbidden(format!(
@@ -103,6 +136,30 @@ pub async fn ingest(
             "Custom events need the `custom_events` add-on, which this account does not have; nothing was stored. System events and `Visit` need no add-on.",
         ));
     }
+    Ok(())
+}
+
+/// The events of a request read item by item: the events read, each one's
+/// position in the request, and the items rejected (by position).
+type ReadItems = (Vec<EventInput>, Vec<usize>, BTreeMap<usize, Value>);
+
+/// Reads a request the general way: each item to a JSON value, then to an
+/// event, each problem reported at its item.
+fn read_items(
+    state: &AppState,
+    caller: &AnyKey,
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> ApiResult<ReadItems> {
+    let items = items(headers, bytes)?;
+    check_batch_size(state, items.len())?;
+    check_gates(
+        caller,
+        items
+            .iter()
+            .filter_map(|i| i.as_ref().ok())
+            .filter_map(|v| v.get("name").and_then(Value::as_str)),
+    )?;
     let mut rejected: BTreeMap<usize, Value> = BTreeMap::new();
     let mut inputs: Vec<EventInput> = Vec::with_capacity(items.len());
     let mut positions: Vec<usize> = Vec::with_capacity(items.len());
@@ -123,20 +180,7 @@ pub async fn ingest(
             }
         }
     }
-    let account = caller.account.id.clone();
-    let outcome = state.commits.append(&account, inputs, now_ms()).await?;
-    for (i, message) in &outcome.rejected {
-        let i = positions[*i];
-        rejected.insert(i, item_error(i, 422, "invalid_event", message));
-    }
-    Metrics::add(&state.metrics.events_accepted, outcome.accepted.len());
-    Metrics::add(&state.metrics.events_duplicate, outcome.duplicates.len());
-    Metrics::add(&state.metrics.events_rejected, rejected.len());
-    Ok(Json(json!({
-        "accepted": outcome.accepted.len(),
-        "duplicates": outcome.duplicates.len(),
-        "rejected": rejected.into_values().collect::<Vec<_>>(),
-    })))
+    Ok((inputs, positions, rejected))
 }
 
 /// `GET /v1/events/catalog`: event names seen, with source, count, last
