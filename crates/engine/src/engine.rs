@@ -8,10 +8,17 @@
 //! go on during a commit's fsync. Erasure is the exception: it holds the
 //! write lock through its store write, so that no reader lists events the
 //! store has just dropped.
+//!
+//! Group commits of events may be applied after the write order is passed
+//! on ([`Engine::store_event_batches`], then [`Engine::apply_stored`]), so
+//! that one commit's index work overlaps the next commit's store work.
+//! Commit order still holds: stored commits are applied in the order they
+//! were stored, and any other writer waits, in its turn, until every stored
+//! commit is applied before it writes.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 use flowseg_model::{ContactWrite, Event, EventInput, FieldDef, Schema};
 use flowseg_rules::{Plan, Problem, Rule, SegmentSource, rule_from_json};
@@ -42,8 +49,91 @@ pub struct Engine {
     /// the snapshot), so indexes change in commit order. Taken before any
     /// index lock, never after one.
     write_order: Mutex<()>,
+    /// Group commits stored and not applied yet, in the order to apply.
+    unapplied: Arc<Unapplied>,
     dir: std::path::PathBuf,
     loaded_from: IndexSource,
+}
+
+/// Tickets of stored group commits, so that they are applied in the order
+/// they were stored: `issued` counts the commits stored, `applied` those
+/// applied (the next to apply holds ticket `applied`).
+#[derive(Default)]
+struct Unapplied {
+    state: Mutex<Tickets>,
+    turn: Condvar,
+}
+
+#[derive(Default)]
+struct Tickets {
+    issued: u64,
+    applied: u64,
+}
+
+impl Unapplied {
+    fn state(&self) -> MutexGuard<'_, Tickets> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A ticket for a commit just stored (call in the writers' turn).
+    fn issue(&self) -> u64 {
+        let mut state = self.state();
+        state.issued += 1;
+        state.issued - 1
+    }
+
+    /// Waits until every commit before `ticket` is applied.
+    fn wait_turn(&self, ticket: u64) {
+        let mut state = self.state();
+        while state.applied < ticket {
+            state = self.turn.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Marks the commit of the current turn applied.
+    fn done(&self) {
+        self.state().applied += 1;
+        self.turn.notify_all();
+    }
+
+    /// Waits until every stored commit is applied.
+    fn wait_until_none(&self) {
+        let mut state = self.state();
+        while state.applied < state.issued {
+            state = self.turn.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// A group commit of events that the store has made durable and the
+/// indexes do not show yet; [`Engine::apply_stored`] applies it. Until it
+/// is applied (or dropped: a lost application must not stall every later
+/// writer), other writers wait.
+pub struct StoredBatches {
+    /// The batches' accounts (sorted, once each) and their indexes.
+    accounts: Vec<String>,
+    handles: Vec<Option<Arc<RwLock<AccountIndex>>>>,
+    stage: Stage,
+    /// This commit's ticket, while it is not applied.
+    ticket: Option<(Arc<Unapplied>, u64)>,
+}
+
+enum Stage {
+    /// Stored together: each known account's batch outcome, in batch order.
+    Stored(std::vec::IntoIter<Result<AppendOutcome, EngineError>>),
+    /// Already final (each batch written and applied alone, after the
+    /// shared commit failed).
+    Done(Vec<Result<AppendOutcome, EngineError>>),
+}
+
+impl Drop for StoredBatches {
+    /// Ends this commit's turn (after applying it, or in place of it).
+    fn drop(&mut self) {
+        if let Some((unapplied, ticket)) = self.ticket.take() {
+            unapplied.wait_turn(ticket);
+            unapplied.done();
+        }
+    }
 }
 
 /// Where [`Engine::open`] got the indexes from.
@@ -104,6 +194,7 @@ impl Engine {
             store,
             accounts: RwLock::new(accounts),
             write_order: Mutex::new(()),
+            unapplied: Arc::default(),
             dir: dir.to_path_buf(),
             loaded_from,
         })
@@ -179,9 +270,12 @@ impl Engine {
         Ok(())
     }
 
-    /// The writers' turn (see the field `write_order`).
+    /// The writers' turn (see the field `write_order`), once every group
+    /// commit stored before it is applied.
     fn write_order(&self) -> MutexGuard<'_, ()> {
-        self.write_order.lock().unwrap_or_else(|e| e.into_inner())
+        let order = self.write_order.lock().unwrap_or_else(|e| e.into_inner());
+        self.unapplied.wait_until_none();
+        order
     }
 
     /// A write in the writers' turn: `store` commits it (readers of the
@@ -320,6 +414,22 @@ impl Engine {
         &self,
         batches: &[(&str, &[EventInput], i64)],
     ) -> Vec<Result<AppendOutcome, EngineError>> {
+        let stored = self.store_event_batches(batches);
+        self.apply_stored(stored, batches)
+    }
+
+    /// The first half of [`append_event_batches`]: the store's durable
+    /// commit, in the writers' turn, which is passed on as soon as the
+    /// store has committed. Give the result, with the same `batches`, to
+    /// [`apply_stored`] (on any thread: stored commits are applied in the
+    /// order they were stored, each waiting for its turn). Hand a stored
+    /// commit on before storing the next: if a shared commit fails, its
+    /// batches are written alone, which waits for every stored commit to
+    /// be applied.
+    ///
+    /// [`append_event_batches`]: Engine::append_event_batches
+    /// [`apply_stored`]: Engine::apply_stored
+    pub fn store_event_batches(&self, batches: &[(&str, &[EventInput], i64)]) -> StoredBatches {
         let mut accounts: Vec<&str> = batches.iter().map(|(a, _, _)| *a).collect();
         accounts.sort_unstable();
         accounts.dedup();
@@ -329,21 +439,67 @@ impl Engine {
             .copied()
             .filter(|(a, _, _)| handles[accounts.binary_search(a).unwrap_or(0)].is_some())
             .collect();
-        let order = self.write_order();
-        let mut stored = match self.store.append_event_batches(&known) {
-            Ok(results) => results.into_iter().map(|r| r.map_err(EngineError::from)),
+        let accounts: Vec<String> = accounts.into_iter().map(str::to_string).collect();
+        // The turn itself, without waiting for stored commits to be
+        // applied: their application overlaps this commit.
+        let order = self.write_order.lock().unwrap_or_else(|e| e.into_inner());
+        let stage = match self.store.append_event_batches(&known) {
+            Ok(results) => {
+                let ticket = self.unapplied.issue();
+                drop(order);
+                return StoredBatches {
+                    accounts,
+                    handles,
+                    stage: Stage::Stored(
+                        results
+                            .into_iter()
+                            .map(|r| r.map_err(EngineError::from))
+                            .collect::<Vec<_>>()
+                            .into_iter(),
+                    ),
+                    ticket: Some((self.unapplied.clone(), ticket)),
+                };
+            }
             Err(_) => {
                 // Each batch alone takes its own turn.
                 drop(order);
-                return batches
-                    .iter()
-                    .map(|(account, events, now)| self.append_events(account, events, *now))
-                    .collect();
+                Stage::Done(
+                    batches
+                        .iter()
+                        .map(|(account, events, now)| self.append_events(account, events, *now))
+                        .collect(),
+                )
             }
         };
-        // Applied in commit order: every involved index write-locked, in a
-        // fixed order (no deadlock), only now that the store has committed.
-        let mut guards: Vec<_> = handles
+        StoredBatches {
+            accounts,
+            handles,
+            stage,
+            ticket: None,
+        }
+    }
+
+    /// The second half of [`append_event_batches`]: applies a stored group
+    /// commit to the indexes and gives each batch's result.
+    ///
+    /// [`append_event_batches`]: Engine::append_event_batches
+    pub fn apply_stored(
+        &self,
+        mut stored: StoredBatches,
+        batches: &[(&str, &[EventInput], i64)],
+    ) -> Vec<Result<AppendOutcome, EngineError>> {
+        let outcomes = match std::mem::replace(&mut stored.stage, Stage::Done(Vec::new())) {
+            Stage::Done(results) => return results,
+            Stage::Stored(outcomes) => outcomes,
+        };
+        let mut outcomes = outcomes;
+        if let Some((unapplied, ticket)) = &stored.ticket {
+            unapplied.wait_turn(*ticket);
+        }
+        // Every involved index write-locked, in a fixed order (no
+        // deadlock), only now that the store has committed.
+        let mut guards: Vec<_> = stored
+            .handles
             .iter()
             .map(|h| {
                 h.as_ref()
@@ -353,11 +509,14 @@ impl Engine {
         batches
             .iter()
             .map(|(account, events, _)| {
-                let slot = accounts.binary_search(account).unwrap_or(0);
-                let Some(index) = guards[slot].as_mut() else {
+                let slot = stored
+                    .accounts
+                    .binary_search_by(|a| a.as_str().cmp(account))
+                    .unwrap_or(0);
+                let Some(index) = guards.get_mut(slot).and_then(Option::as_mut) else {
                     return Err(EngineError::UnknownAccount(account.to_string()));
                 };
-                let outcome = stored
+                let outcome = outcomes
                     .next()
                     .unwrap_or_else(|| Err(EngineError::UnknownAccount(account.to_string())))?;
                 apply_appended(index, events, &outcome)?;
@@ -820,5 +979,116 @@ mod tests {
         let engine = Engine::open(dir.path()).unwrap();
         assert!(matches!(engine.loaded_from(), IndexSource::Store(_)));
         assert_eq!(counts(&engine), after);
+    }
+
+    fn purchase(contact: &str, time: &str) -> EventInput {
+        parse_event(&json!({"name": "purchase", "contact": {"email": contact}, "time": time}))
+            .unwrap()
+    }
+
+    /// Gives another thread time to act. The tests only rely on it in the
+    /// direction that cannot be flaky: what must not have happened yet has
+    /// not happened (a wrong early step would be caught unless the thread
+    /// were delayed past the pause).
+    fn settle() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    /// Stored group commits are applied in the order they were stored,
+    /// whichever thread applies first; a request's events show only once
+    /// applied.
+    #[test]
+    fn stored_commits_are_applied_in_store_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = parse_instant("2026-06-30T00:00:00Z").unwrap();
+        let engine = open_with_account(dir.path(), now);
+        let first = [purchase("a@x.io", "2026-06-20T00:00:00Z")];
+        let second = [purchase("b@x.io", "2026-06-21T00:00:00Z")];
+        let first_batches = [("a1", &first[..], now)];
+        let second_batches = [("a1", &second[..], now)];
+        let stored_first = engine.store_event_batches(&first_batches);
+        let stored_second = engine.store_event_batches(&second_batches);
+        let all = json!({"event": "purchase"});
+        assert_eq!(
+            count(&engine, "a1", all.clone(), now),
+            0,
+            "nothing applied yet"
+        );
+        std::thread::scope(|s| {
+            let second_applier = s.spawn(|| engine.apply_stored(stored_second, &second_batches));
+            settle();
+            assert_eq!(
+                count(&engine, "a1", all.clone(), now),
+                0,
+                "the second commit waits for the first"
+            );
+            let first_results = engine.apply_stored(stored_first, &first_batches);
+            assert_eq!(first_results[0].as_ref().unwrap().accepted.len(), 1);
+            let second_results = second_applier.join().unwrap();
+            assert_eq!(second_results[0].as_ref().unwrap().accepted.len(), 1);
+        });
+        assert_eq!(count(&engine, "a1", all, now), 2);
+        // Contacts were created in store order: a@ is c0, b@ is c1.
+        let (events, _) = engine.contact_events("a1", "c1", 10, None).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            flowseg_model::time::format_instant(events[0].time),
+            "2026-06-21T00:00:00.000Z"
+        );
+    }
+
+    /// Another writer waits, in its turn, until every stored commit is
+    /// applied: an erasure after a stored append leaves none of the
+    /// contact's events behind, in the index or after a reopen.
+    #[test]
+    fn other_writers_wait_for_stored_commits_to_be_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = parse_instant("2026-06-30T00:00:00Z").unwrap();
+        {
+            let engine = open_with_account(dir.path(), now);
+            engine
+                .append_events("a1", &[purchase("a@x.io", "2026-06-19T00:00:00Z")], now)
+                .unwrap();
+            let more = [purchase("a@x.io", "2026-06-20T00:00:00Z")];
+            let batches = [("a1", &more[..], now)];
+            let stored = engine.store_event_batches(&batches);
+            let erased = std::sync::atomic::AtomicBool::new(false);
+            std::thread::scope(|s| {
+                let eraser = s.spawn(|| {
+                    let deleted = engine.delete_contact("a1", "c0").unwrap();
+                    erased.store(true, std::sync::atomic::Ordering::SeqCst);
+                    deleted
+                });
+                settle();
+                assert!(
+                    !erased.load(std::sync::atomic::Ordering::SeqCst),
+                    "the erasure waits for the stored append"
+                );
+                engine.apply_stored(stored, &batches);
+                assert!(eraser.join().unwrap());
+            });
+            assert_eq!(count(&engine, "a1", json!({"event": "purchase"}), now), 0);
+            engine.save_snapshot().unwrap();
+        }
+        std::fs::remove_file(dir.path().join("index.snapshot")).unwrap();
+        let engine = Engine::open(dir.path()).unwrap();
+        assert_eq!(count(&engine, "a1", json!({"event": "purchase"}), now), 0);
+        assert_eq!(count(&engine, "a1", json!({"all": []}), now), 0);
+    }
+
+    /// A stored commit dropped without being applied still ends its turn,
+    /// so later writers do not wait for ever.
+    #[test]
+    fn a_dropped_stored_commit_ends_its_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = parse_instant("2026-06-30T00:00:00Z").unwrap();
+        let engine = open_with_account(dir.path(), now);
+        let events = [purchase("a@x.io", "2026-06-20T00:00:00Z")];
+        let batches = [("a1", &events[..], now)];
+        drop(engine.store_event_batches(&batches));
+        let outcome = engine
+            .append_events("a1", &[purchase("b@x.io", "2026-06-21T00:00:00Z")], now)
+            .unwrap();
+        assert_eq!(outcome.accepted.len(), 1);
     }
 }

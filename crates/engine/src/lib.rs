@@ -21,7 +21,7 @@ mod index;
 mod scan;
 mod snapshot;
 
-pub use engine::{Engine, EngineError, IndexGuard, IndexSource, StoredSegments};
+pub use engine::{Engine, EngineError, IndexGuard, IndexSource, StoredBatches, StoredSegments};
 pub use index::{AccountIndex, Ordinal};
 
 #[cfg(test)]
