@@ -20,9 +20,9 @@ use crate::snapshot::{Reader, Writer, invalid};
 pub struct Dictionary {
     /// Every string's bytes, end to end, in code order.
     bytes: Vec<u8>,
-    /// `ends[c]` is where string `c` ends in `bytes` (it starts where `c - 1`
-    /// ends).
-    ends: Vec<u64>,
+    /// `ends.get(c)` is where string `c` ends in `bytes` (it starts where
+    /// `c - 1` ends).
+    ends: Ends,
     /// `(code, lower-cased string)` for the codes whose string is not
     /// already lower-case, ascending by code.
     lowered: Vec<(u32, Box<str>)>,
@@ -111,14 +111,70 @@ impl Verdicts {
     }
 }
 
+/// Where each string ends in the arena: 4 bytes a string while the arena
+/// is under 4 GiB, 8 after. A dictionary of nearly unique strings (a
+/// session id per event) has as many ends as rows, so their width counts.
+#[derive(Debug, Clone)]
+enum Ends {
+    Narrow(Vec<u32>),
+    Wide(Vec<u64>),
+}
+
+impl Default for Ends {
+    fn default() -> Self {
+        Ends::Narrow(Vec::new())
+    }
+}
+
+impl Ends {
+    fn len(&self) -> usize {
+        match self {
+            Ends::Narrow(v) => v.len(),
+            Ends::Wide(v) => v.len(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, code: usize) -> usize {
+        match self {
+            Ends::Narrow(v) => v[code] as usize,
+            Ends::Wide(v) => v[code] as usize,
+        }
+    }
+
+    /// Appends an end, widening every end first if it does not fit.
+    fn push(&mut self, end: usize) {
+        if let Ends::Narrow(v) = self {
+            match u32::try_from(end) {
+                Ok(end) => return v.push(end),
+                Err(_) => *self = Ends::Wide(v.iter().map(|e| u64::from(*e)).collect()),
+            }
+        }
+        if let Ends::Wide(v) = self {
+            v.push(end as u64);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Ends::Narrow(v) => v.capacity() * 4,
+            Ends::Wide(v) => v.capacity() * 8,
+        }
+    }
+}
+
 /// A fixed hasher: the table is rebuilt from the arena, never persisted, and
 /// its keys are one account's own strings.
 const HASHER: FixedState = FixedState::with_seed(0x5eed_f10e_5e60_0001);
 
-fn str_at<'a>(bytes: &'a [u8], ends: &[u64], code: u32) -> &'a str {
+fn str_at<'a>(bytes: &'a [u8], ends: &Ends, code: u32) -> &'a str {
     let c = code as usize;
-    let start = if c == 0 { 0 } else { ends[c - 1] as usize };
-    let slice = &bytes[start..ends[c] as usize];
+    let start = if c == 0 { 0 } else { ends.get(c - 1) };
+    let slice = &bytes[start..ends.get(c)];
     // SAFETY: the arena is only ever extended with whole `&str`s (see
     // `intern`), and `ends` marks their boundaries, so every slice between
     // consecutive ends is valid UTF-8.
@@ -142,7 +198,7 @@ impl Dictionary {
         }
         let code = u32::try_from(ends.len()).expect("fewer than 2^32 distinct strings");
         bytes.extend_from_slice(s.as_bytes());
-        ends.push(bytes.len() as u64);
+        ends.push(bytes.len());
         let lower = s.to_lowercase();
         if lower != s {
             lowered.push((code, lower.into()));
@@ -171,7 +227,10 @@ impl Dictionary {
 
     pub fn write_to<W: std::io::Write>(&self, w: &mut Writer<W>) -> std::io::Result<()> {
         w.slice(&self.bytes)?;
-        w.slice(&self.ends)?;
+        match &self.ends {
+            Ends::Wide(ends) => w.slice(ends)?,
+            Ends::Narrow(ends) => w.widened_slice(ends)?,
+        }
         w.u64(self.lowered.len() as u64)?;
         for (code, lower) in &self.lowered {
             w.u32(*code)?;
@@ -182,16 +241,28 @@ impl Dictionary {
 
     pub fn read_from<R: std::io::Read>(r: &mut Reader<R>) -> std::io::Result<Dictionary> {
         let bytes: Vec<u8> = r.vec()?;
-        let ends: Vec<u64> = r.vec()?;
+        // Written as `u64`s whatever their width in memory, so that the
+        // layout does not depend on the arena's size; read a chunk at a
+        // time (no wide copy of a large dictionary's ends).
+        let mut ends = Ends::default();
         // `get` slices the arena unchecked for UTF-8: check it once here.
         let mut start = 0usize;
-        for end in &ends {
-            let end = *end as usize;
-            if end < start || end > bytes.len() || std::str::from_utf8(&bytes[start..end]).is_err()
-            {
-                return Err(invalid("a dictionary string out of bounds or not UTF-8"));
+        let mut valid = true;
+        r.u64s_in_chunks(|chunk| {
+            for end in chunk {
+                let end = usize::try_from(*end).unwrap_or(usize::MAX);
+                valid &= end >= start
+                    && end <= bytes.len()
+                    && std::str::from_utf8(&bytes[start..end]).is_ok();
+                if !valid {
+                    return;
+                }
+                ends.push(end);
+                start = end;
             }
-            start = end;
+        })?;
+        if !valid {
+            return Err(invalid("a dictionary string out of bounds or not UTF-8"));
         }
         let n = r.u64()?;
         let mut lowered = Vec::new();
@@ -278,7 +349,7 @@ impl Dictionary {
     /// Bytes held, for memory accounting.
     pub fn heap_bytes(&self) -> usize {
         self.bytes.capacity()
-            + self.ends.capacity() * 8
+            + self.ends.heap_bytes()
             + self
                 .lowered
                 .iter()
@@ -295,6 +366,55 @@ impl Dictionary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ends_widen_past_four_gib_keeping_every_end() {
+        let mut ends = Ends::default();
+        ends.push(3);
+        ends.push(u32::MAX as usize);
+        assert!(matches!(ends, Ends::Narrow(_)));
+        ends.push(u32::MAX as usize + 10);
+        assert!(matches!(ends, Ends::Wide(_)));
+        ends.push(u32::MAX as usize + 11);
+        let all: Vec<usize> = (0..ends.len()).map(|c| ends.get(c)).collect();
+        assert_eq!(
+            all,
+            [
+                3,
+                u32::MAX as usize,
+                u32::MAX as usize + 10,
+                u32::MAX as usize + 11
+            ]
+        );
+        assert!(ends.heap_bytes() >= 4 * 8);
+    }
+
+    /// A dictionary read back from its snapshot form has the same strings
+    /// under the same codes, takes new ones after them, and refuses ends
+    /// that do not fit its arena.
+    #[test]
+    fn a_dictionary_survives_its_snapshot_form() {
+        let mut d = Dictionary::default();
+        let words: Vec<String> = (0..10_000).map(|i| format!("sess-{i}-Ż")).collect();
+        for w in &words {
+            d.intern(w);
+        }
+        let mut bytes = Vec::new();
+        d.write_to(&mut Writer(&mut bytes)).unwrap();
+        let mut back = Dictionary::read_from(&mut Reader(&bytes[..])).unwrap();
+        assert_eq!(back.len(), words.len());
+        for (code, w) in words.iter().enumerate() {
+            assert_eq!(back.get(code as u32), w);
+        }
+        assert_eq!(back.intern("sess-5-Ż"), 5);
+        assert_eq!(back.intern("new"), words.len() as u32);
+        // An end past the arena (the arena's length prefix is 8 bytes, its
+        // first string's end follows the arena and the ends' count).
+        let arena = d.bytes.len();
+        let first_end_at = 8 + arena + 8;
+        bytes[first_end_at..first_end_at + 8].copy_from_slice(&(arena as u64 + 1).to_le_bytes());
+        assert!(Dictionary::read_from(&mut Reader(&bytes[..])).is_err());
+    }
 
     #[test]
     fn interning_gives_one_code_per_distinct_string() {

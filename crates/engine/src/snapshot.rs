@@ -35,7 +35,7 @@ fn corrupt(what: &str) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string())
 }
 
-pub struct Writer<W: Write>(W);
+pub struct Writer<W: Write>(pub(crate) W);
 
 impl<W: Write> Writer<W> {
     pub fn u8(&mut self, v: u8) -> Result<()> {
@@ -62,13 +62,27 @@ impl<W: Write> Writer<W> {
         self.u64(v.len() as u64)?;
         self.0.write_all(bytemuck::cast_slice(v))
     }
+    /// `u32`s written as a slice of `u64`s (the same bytes as [`slice`]
+    /// of the widened values), without a widened copy in memory.
+    ///
+    /// [`slice`]: Writer::slice
+    pub fn widened_slice(&mut self, v: &[u32]) -> Result<()> {
+        self.u64(v.len() as u64)?;
+        let mut buf = Vec::with_capacity(8 * 4096);
+        for chunk in v.chunks(4096) {
+            buf.clear();
+            buf.extend(chunk.iter().flat_map(|x| u64::from(*x).to_le_bytes()));
+            self.0.write_all(&buf)?;
+        }
+        Ok(())
+    }
     pub fn bitmap(&mut self, b: &RoaringBitmap) -> Result<()> {
         self.u64(b.serialized_size() as u64)?;
         b.serialize_into(&mut self.0)
     }
 }
 
-pub struct Reader<R: Read>(R);
+pub struct Reader<R: Read>(pub(crate) R);
 
 /// Longest string or array a snapshot may declare (guards allocations
 /// against a damaged length).
@@ -114,6 +128,19 @@ impl<R: Read> Reader<R> {
         let mut v = vec![T::zeroed(); n];
         self.0.read_exact(bytemuck::cast_slice_mut(&mut v))?;
         Ok(v)
+    }
+    /// A slice of `u64`s handed to `each` a chunk at a time.
+    pub fn u64s_in_chunks(&mut self, mut each: impl FnMut(&[u64])) -> Result<()> {
+        let mut left = self.len()?;
+        let mut chunk = vec![0u64; 4096];
+        while left > 0 {
+            let n = left.min(chunk.len());
+            self.0
+                .read_exact(bytemuck::cast_slice_mut(&mut chunk[..n]))?;
+            each(&chunk[..n]);
+            left -= n;
+        }
+        Ok(())
     }
     pub fn bitmap(&mut self) -> Result<RoaringBitmap> {
         let n = self.len()?;
