@@ -488,11 +488,10 @@ impl Engine {
         mut stored: StoredBatches,
         batches: &[(&str, &[EventInput], i64)],
     ) -> Vec<Result<AppendOutcome, EngineError>> {
-        let outcomes = match std::mem::replace(&mut stored.stage, Stage::Done(Vec::new())) {
+        let mut outcomes = match std::mem::replace(&mut stored.stage, Stage::Done(Vec::new())) {
             Stage::Done(results) => return results,
             Stage::Stored(outcomes) => outcomes,
         };
-        let mut outcomes = outcomes;
         if let Some((unapplied, ticket)) = &stored.ticket {
             unapplied.wait_turn(*ticket);
         }

@@ -176,8 +176,13 @@ fn run(shared: &Shared, engine: &Engine, to_applier: &SyncSender<Stored>) {
             .committed_requests
             .fetch_add(jobs.len() as u64, Ordering::Relaxed);
         if to_applier.send((jobs, stored)).is_err() {
-            // The applier is gone (it panicked); what was handed to it is
-            // dropped, which ends its turn. Nothing more can be answered.
+            // The applier is gone (it panicked). What was handed to it is
+            // dropped, which ends its turn; nothing more can be answered,
+            // so the queue closes and its requests (and any later one) get
+            // an error instead of waiting for ever.
+            let mut queue = shared.lock();
+            queue.closed = true;
+            queue.jobs.clear();
             return;
         }
     }
