@@ -229,6 +229,36 @@ impl AttrColumn {
         self.len() == 0
     }
 
+    /// Bytes one row's value takes.
+    pub fn cell_bytes(&self) -> usize {
+        match &self.data {
+            AttrData::Text(Codes::U8(_)) | AttrData::Bool(_) => 1,
+            AttrData::Text(Codes::U16(_)) => 2,
+            AttrData::Text(Codes::U32(_)) => 4,
+            AttrData::Number(_) => 8,
+            AttrData::Mixed(_) => std::mem::size_of::<Cell>(),
+        }
+    }
+
+    /// Asks the CPU to start loading row `row`'s value (a hint: it reads
+    /// nothing into the program and never faults).
+    #[inline]
+    pub fn prefetch(&self, row: usize) {
+        fn slot<T>(values: &[T], row: usize) {
+            if let Some(value) = values.get(row) {
+                crate::events::prefetch(value);
+            }
+        }
+        match &self.data {
+            AttrData::Text(Codes::U8(v)) => slot(v, row),
+            AttrData::Text(Codes::U16(v)) => slot(v, row),
+            AttrData::Text(Codes::U32(v)) => slot(v, row),
+            AttrData::Number(v) => slot(v, row),
+            AttrData::Bool(v) => slot(v, row),
+            AttrData::Mixed(v) => slot(v, row),
+        }
+    }
+
     /// The value of a row.
     #[inline]
     pub fn cell(&self, row: u32) -> Cell {

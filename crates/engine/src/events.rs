@@ -300,6 +300,21 @@ impl EventPartition {
         }
     }
 
+    /// Asks the CPU to start loading the cells of contact `ordinal`'s
+    /// latest base row in `columns` (attributes an evaluation reads in the
+    /// contact's window; windows are mostly recent, so they end there).
+    #[inline]
+    pub fn prefetch_last_cells(&self, ordinal: u32, columns: &[&AttrColumn]) {
+        let o = ordinal as usize;
+        if let (Some(&start), Some(&end)) = (self.offsets.get(o), self.offsets.get(o + 1))
+            && end > start
+        {
+            for column in columns {
+                column.prefetch(end as usize - 1);
+            }
+        }
+    }
+
     /// A contact's rows in time order: the base range itself when the
     /// contact has no tail rows and nothing is erased (no copy), otherwise
     /// a list built in `buf`.
@@ -416,7 +431,7 @@ impl EventPartition {
 
 /// A hint to load `value`'s cache line; never faults, changes nothing.
 #[inline(always)]
-fn prefetch<T>(value: &T) {
+pub(crate) fn prefetch<T>(value: &T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is only a hint; it reads nothing into the program
     // and cannot fault, and the pointer comes from a reference anyway.
@@ -443,6 +458,11 @@ pub struct PreparedFilter<'p, 'c> {
 }
 
 impl<'p, 'c> PreparedFilter<'p, 'c> {
+    /// The column the condition reads (`None`: no row has the attribute).
+    pub fn column(&self) -> Option<&'c AttrColumn> {
+        self.column
+    }
+
     fn new(
         plan: &'p AttrPlan,
         column: Option<&'c AttrColumn>,
