@@ -24,8 +24,8 @@ pub enum Cell {
 
 /// Number-column bit patterns for "absent" and `null`: quiet NaNs with
 /// payloads no JSON number can produce (JSON has no NaN).
-const NUM_ABSENT: u64 = 0x7ff8_f10e_0000_0001;
-const NUM_NULL: u64 = 0x7ff8_f10e_0000_0002;
+pub(crate) const NUM_ABSENT: u64 = 0x7ff8_f10e_0000_0001;
+pub(crate) const NUM_NULL: u64 = 0x7ff8_f10e_0000_0002;
 /// Boolean-column bytes.
 const BOOL_FALSE: u8 = 0;
 const BOOL_TRUE: u8 = 1;
@@ -155,6 +155,20 @@ impl Codes {
     }
 }
 
+/// A column's storage, borrowed (see [`AttrColumn::stored`]).
+pub(crate) enum Stored<'a> {
+    /// Dictionary codes; in each width the largest value is "absent" and
+    /// the one below it `null`.
+    Codes8(&'a [u8]),
+    Codes16(&'a [u16]),
+    Codes32(&'a [u32]),
+    /// Numbers; "absent" and `null` are [`NUM_ABSENT`] and [`NUM_NULL`].
+    Numbers(&'a [f64]),
+    /// Booleans: `false` 0, `true` 1, "absent" 2, `null` 3.
+    Bools(&'a [u8]),
+    Mixed,
+}
+
 #[derive(Debug, Clone)]
 enum AttrData {
     Text(Codes),
@@ -256,6 +270,19 @@ impl AttrColumn {
             AttrData::Number(v) => slot(v, row),
             AttrData::Bool(v) => slot(v, row),
             AttrData::Mixed(v) => slot(v, row),
+        }
+    }
+
+    /// The column's cells as stored, for loops that test many rows without
+    /// decoding each into a [`Cell`].
+    pub(crate) fn stored(&self) -> Stored<'_> {
+        match &self.data {
+            AttrData::Text(Codes::U8(v)) => Stored::Codes8(v),
+            AttrData::Text(Codes::U16(v)) => Stored::Codes16(v),
+            AttrData::Text(Codes::U32(v)) => Stored::Codes32(v),
+            AttrData::Number(v) => Stored::Numbers(v),
+            AttrData::Bool(v) => Stored::Bools(v),
+            AttrData::Mixed(_) => Stored::Mixed,
         }
     }
 

@@ -155,14 +155,12 @@ impl<'a> Evaluator<'a> {
             };
         };
         let matcher = EventMatcher::new(self.index, e, partition, self.now);
-        let with_rows = partition.contacts() & scope;
-        // Collected first and built in one go: pushing into a roaring bitmap
-        // one member at a time costs ~0.6 µs each past 4,096 members.
-        let found = matcher.members_among(&with_rows);
-        // Bitmap iteration ascends, so `found` is sorted; the fallback only
-        // keeps a broken invariant from losing members.
-        let mut members = RoaringBitmap::from_sorted_iter(found.iter().copied())
-            .unwrap_or_else(|_| found.iter().copied().collect());
+        let mut members = match matcher.sweep(scope) {
+            Some(members) => members,
+            None => {
+                crate::scan::from_ascending(&matcher.members_among(&(partition.contacts() & scope)))
+            }
+        };
         if zero_holds {
             members |= scope - partition.contacts();
         }
@@ -203,6 +201,36 @@ fn window(times: &[i64], lo: i64, hi: i64) -> std::ops::Range<usize> {
         }
         _ => n..n,
     }
+}
+
+/// How many of `times` (ascending) are at most `hi`; `None` stands for a
+/// `hi` known to be past every time (so the latest is not even read).
+#[inline(always)]
+fn window_end(times: &[i64], hi: Option<i64>) -> usize {
+    match (times.last(), hi) {
+        (Some(last), Some(hi)) if *last > hi => times.partition_point(|t| *t <= hi),
+        _ => times.len(),
+    }
+}
+
+/// How many of `times` (ascending) are within `lo..=hi`, or `cap` if there
+/// are more: a count is often decided by its latest few rows (at least
+/// two in a month), which are read without looking for the window's start.
+#[inline(always)]
+fn window_len_capped(times: &[i64], lo: i64, hi: Option<i64>, cap: usize) -> usize {
+    let end = window_end(times, hi);
+    if lo == i64::MIN {
+        return end.min(cap);
+    }
+    if cap > STEPS_BACK {
+        return window(&times[..end], lo, i64::MAX).len().min(cap);
+    }
+    let floor = end.saturating_sub(cap);
+    let mut start = end;
+    while start > floor && times[start - 1] >= lo {
+        start -= 1;
+    }
+    end - start
 }
 
 /// How many times [`window`] steps back over before it searches.
@@ -283,6 +311,157 @@ impl EventMatcher<'_, '_> {
     }
 }
 
+impl EventMatcher<'_, '_> {
+    /// The condition's members when every contact with rows is in scope
+    /// (a condition met first, or alone): the base's contact directory is
+    /// swept in ordinal order, each contact's rows read in place, and the
+    /// verdicts set in a plain bit set, instead of going through the
+    /// candidates one by one (a bitmap iterator, a member list, then a
+    /// bitmap). At `large`, with the counting changes of the same commit,
+    /// `did login at least 2 times` over 1M contacts went from 14.2 to 5.5
+    /// ms and `never_opened_90d` from 15.6 to 7.3. `None` when the sweep
+    /// does not apply: a narrower scope, a sequence, or erased rows
+    /// awaiting a merge (whose contacts' base ranges may hold rows no
+    /// longer theirs).
+    fn sweep(&self, scope: &RoaringBitmap) -> Option<RoaringBitmap> {
+        let p = self.partition;
+        if self.follow.is_some() || p.has_erased_rows() || !p.contacts().is_subset(scope) {
+            return None;
+        }
+        let offsets = p.base_offsets();
+        // Contacts with tail rows take the general path (their rows are a
+        // merged list, not one range).
+        let tail: Vec<u32> = p.contacts_with_tail().collect();
+        let contacts = offsets
+            .len()
+            .saturating_sub(1)
+            .max(tail.last().map_or(0, |t| *t as usize + 1));
+        let threads = crate::cores::evaluation_threads()
+            .min(contacts / CONTACTS_PER_THREAD as usize)
+            .max(1);
+        let per_part = contacts.div_ceil(threads).next_multiple_of(64).max(64);
+        let run = |start: usize| {
+            let end = (start + per_part).min(contacts);
+            let tail = &tail[tail.partition_point(|t| (*t as usize) < start)..];
+            let tail = &tail[..tail.partition_point(|t| (*t as usize) < end)];
+            let mut words = vec![0u64; (end - start).div_ceil(64)];
+            // The per-contact test is chosen once, so each loop is compiled
+            // for its own case.
+            let p = self.partition;
+            match &self.plan.measure {
+                MeasurePlan::Count(_) if self.filters.is_empty() => {
+                    self.sweep_part(start..end, tail, &mut words, |rows| {
+                        let n =
+                            window_len_capped(p.times(rows), self.lo, self.cut_at, self.count_cap);
+                        self.count_verdict(n)
+                    })
+                }
+                MeasurePlan::Count(_) => self.sweep_part(start..end, tail, &mut words, |rows| {
+                    self.count_verdict(self.count_latest_passing(rows))
+                }),
+                MeasurePlan::Aggregate { .. } => {
+                    self.sweep_part(start..end, tail, &mut words, |rows| self.holds_in(rows))
+                }
+            }
+            words
+        };
+        let words = std::thread::scope(|s| {
+            let others: Vec<_> = (1..threads)
+                .map(|t| t * per_part)
+                .filter(|start| *start < contacts)
+                .map(|start| s.spawn(move || run(start)))
+                .collect();
+            let mut words = run(0);
+            for other in others {
+                words.extend(
+                    other
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                );
+            }
+            words
+        });
+        Some(crate::scan::bitmap_of_words(&words))
+    }
+}
+
+impl EventMatcher<'_, '_> {
+    /// [`sweep`](EventMatcher::sweep)'s work on the contacts `ordinals`,
+    /// whose verdicts go to `words` (bit 0 is `ordinals.start`): a contact
+    /// with only base rows is decided by `verdict` on its range, one with
+    /// tail rows (listed in `tail`, ascending) by the general path.
+    #[inline(always)]
+    fn sweep_part(
+        &self,
+        ordinals: std::ops::Range<usize>,
+        tail: &[u32],
+        words: &mut [u64],
+        verdict: impl Fn(std::ops::Range<u32>) -> bool,
+    ) {
+        let p = self.partition;
+        let offsets = p.base_offsets();
+        let with_base = offsets.len().saturating_sub(1);
+        let first = ordinals.start;
+        let mut set = |o: usize, holds: bool| {
+            words[(o - first) / 64] |= u64::from(holds) << ((o - first) % 64);
+        };
+        // Whether anything is read past the contact directory (a count over
+        // every row, with no window and nothing after it, is not).
+        let reads_rows = self.lo != i64::MIN || self.cut_at.is_some() || !self.filters.is_empty();
+        let mut from = ordinals.start;
+        let mut scratch = Scratch::default();
+        for stop in tail.iter().map(|t| *t as usize).chain([ordinals.end]) {
+            for o in from..stop.min(with_base) {
+                if reads_rows {
+                    // The hardware does not see these sparse reads coming;
+                    // asked for well ahead, they arrive in time.
+                    let ahead = (o + SWEEP_AHEAD) as u32;
+                    p.prefetch_last_time(ahead);
+                    p.prefetch_last_cells(ahead, &self.prefetched_columns);
+                }
+                let (a, b) = (offsets[o], offsets[o + 1]);
+                if a < b {
+                    set(o, verdict(a..b));
+                }
+            }
+            if stop < ordinals.end {
+                set(stop, self.holds(stop as u32, &mut scratch));
+            }
+            from = stop + 1;
+        }
+    }
+
+    /// How many of a contact's rows (a base range) are in the window and
+    /// pass the attribute conditions, counted from the latest and only up
+    /// to the count's cap.
+    #[inline(always)]
+    fn count_latest_passing(&self, rows: std::ops::Range<u32>) -> usize {
+        let times = self.partition.times(rows.clone());
+        let mut end = window_end(times, self.cut_at);
+        let mut count = 0;
+        while end > 0 && count < self.count_cap && times[end - 1] >= self.lo {
+            end -= 1;
+            count += usize::from(passes_all(&self.filters, rows.start + end as u32));
+        }
+        count
+    }
+
+    /// The verdict on a count.
+    #[inline(always)]
+    fn count_verdict(&self, count: usize) -> bool {
+        match (self.count_verdicts.get(count), &self.plan.measure) {
+            (Some(verdict), _) => *verdict,
+            (None, MeasurePlan::Count(c)) => c.holds(count as f64),
+            (None, MeasurePlan::Aggregate { .. }) => false,
+        }
+    }
+}
+
+/// How many contacts ahead a sweep asks for a contact's latest time and
+/// cells. At `large`, `did login in last 30d` over 1M contacts took 10.7
+/// ms without these requests and 7.6 with them.
+const SWEEP_AHEAD: usize = 128;
+
 /// Reusable buffers for per-contact event work.
 #[derive(Default)]
 pub(crate) struct Scratch {
@@ -321,6 +500,17 @@ pub(crate) struct EventMatcher<'p, 'i> {
     /// amount, 7 and 40 bytes per contact, 8–18% slower when prefetched
     /// too).
     prefetched_columns: Vec<&'i crate::events::AttrColumn>,
+    /// Where a count can stop: its verdict is the same for every larger
+    /// count ([`Comparison::count_cap`]).
+    ///
+    /// [`Comparison::count_cap`]: flowseg_rules::ast::Comparison::count_cap
+    count_cap: usize,
+    /// The verdict on each count up to the cap, when the cap is small (a
+    /// lookup instead of a comparison through the plan, per contact).
+    count_verdicts: Vec<bool>,
+    /// `hi`, or `None` when no row is later than it (the common case of a
+    /// window ending now, with no event stored ahead of time).
+    cut_at: Option<i64>,
 }
 
 struct FollowMatcher<'p, 'i> {
@@ -360,6 +550,10 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
             MeasurePlan::Aggregate { attribute, .. } => partition.column(attribute),
             MeasurePlan::Count(_) => None,
         };
+        let count_cap = match &plan.measure {
+            MeasurePlan::Count(c) => c.count_cap(),
+            MeasurePlan::Aggregate { .. } => usize::MAX,
+        };
         let rows_per_contact = partition.len() / (partition.contacts().len() as usize).max(1);
         let prefetched_columns = filters
             .iter()
@@ -378,6 +572,18 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
             follow,
             aggregated,
             prefetched_columns,
+            count_cap,
+            count_verdicts: match &plan.measure {
+                MeasurePlan::Count(c) if count_cap <= 1024 => {
+                    (0..=count_cap).map(|n| c.holds(n as f64)).collect()
+                }
+                _ => Vec::new(),
+            },
+            // `last_time` is at least every row's time (erased rows' too).
+            cut_at: partition
+                .last_time
+                .filter(|t| *t > hi.min(now))
+                .map(|_| hi.min(now)),
         }
     }
 
@@ -396,20 +602,29 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
         let Rows::Range(range) = p.rows(ordinal, &mut scratch.rows) else {
             return self.outcome(ordinal, scratch).holds;
         };
-        let w = window(p.times(range.clone()), self.lo, self.hi);
-        let window = range.start + w.start as u32..range.start + w.end as u32;
+        self.holds_in(range)
+    }
+
+    /// Whether a count or aggregate (no sequence) holds over one contact's
+    /// rows, given as a contiguous base range.
+    #[inline(always)]
+    fn holds_in(&self, range: std::ops::Range<u32>) -> bool {
+        let p = self.partition;
+        let times = p.times(range.clone());
         match &self.plan.measure {
-            MeasurePlan::Count(c) => {
+            MeasurePlan::Count(_) => {
                 let count = if self.filters.is_empty() {
-                    window.len()
+                    window_len_capped(times, self.lo, self.cut_at, self.count_cap)
                 } else {
-                    window.filter(|row| passes_all(&self.filters, *row)).count()
+                    self.count_latest_passing(range.clone())
                 };
-                c.holds(count as f64)
+                self.count_verdict(count)
             }
             MeasurePlan::Aggregate {
                 func, comparison, ..
             } => {
+                let w = window(times, self.lo, self.hi);
+                let window = range.start + w.start as u32..range.start + w.end as u32;
                 let Some(column) = self.aggregated else {
                     return false;
                 };
@@ -594,11 +809,11 @@ fn aggregate(
 mod tests {
     use super::*;
 
-    /// `window` against two plain binary searches, on runs shorter and
-    /// longer than its steps back, with repeated times and windows that
-    /// are empty, inverted, or reach past either end.
+    /// `window` and `window_len_capped` against two plain binary searches,
+    /// on runs shorter and longer than its steps back, with repeated times
+    /// and windows that are empty, inverted, or reach past either end.
     #[test]
-    fn window_finds_the_same_rows_as_a_plain_search() {
+    fn window_and_capped_counts_find_the_same_rows_as_a_plain_search() {
         let mut seed = 7u64;
         let mut next = move || {
             seed ^= seed << 13;
@@ -623,6 +838,17 @@ mod tests {
                 assert_eq!(got.len(), want.len(), "{times:?} {lo}..={hi}");
                 if !want.is_empty() {
                     assert_eq!(got, want, "{times:?} {lo}..={hi}");
+                }
+                // Capped counts: the count itself below the cap, the cap
+                // from it on; with `hi` past every time given as `None`.
+                for cap in [0, 1, 2, 3, STEPS_BACK, STEPS_BACK + 1, usize::MAX] {
+                    let capped = want.len().min(cap);
+                    let cut = Some(hi).filter(|_| times.last().is_some_and(|t| *t > hi));
+                    assert_eq!(
+                        window_len_capped(&times, lo, cut, cap),
+                        capped,
+                        "{times:?} {lo}..={hi} cap {cap}"
+                    );
                 }
             }
         }

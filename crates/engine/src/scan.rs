@@ -38,7 +38,7 @@ fn scan_in_parts<T: Sync>(
     parts: usize,
 ) -> RoaringBitmap {
     if parts <= 1 {
-        return into_bitmap(&best_verdict_words(values, &pass));
+        return bitmap_of_words(&best_verdict_words(values, &pass));
     }
     let per_part = values.len().div_ceil(parts).next_multiple_of(64).max(64);
     let (first, rest) = values.split_at(per_part.min(values.len()));
@@ -57,7 +57,7 @@ fn scan_in_parts<T: Sync>(
         }
         words
     });
-    into_bitmap(&words)
+    bitmap_of_words(&words)
 }
 
 /// [`verdict_words`] with the widest vectors the CPU has.
@@ -101,9 +101,31 @@ fn verdict_words<T>(values: &[T], pass: &impl Fn(&T) -> bool) -> Vec<u64> {
     words
 }
 
+/// The bitmap of `members`, ascending. Past about one member per 64
+/// ordinals it is built through a plain bit set, which roaring takes in
+/// bulk: pushing 588k ascending members one by one took ~3 ms at `large`
+/// (a fifth of a windowed count over every contact).
+pub fn from_ascending(members: &[u32]) -> RoaringBitmap {
+    let Some(&last) = members.last() else {
+        return RoaringBitmap::new();
+    };
+    let words_needed = last as usize / 64 + 1;
+    if members.len() < words_needed {
+        // Bitmap iteration ascends, so `members` is sorted; the fallback
+        // only keeps a broken invariant from losing members.
+        return RoaringBitmap::from_sorted_iter(members.iter().copied())
+            .unwrap_or_else(|_| members.iter().copied().collect());
+    }
+    let mut words = vec![0u64; words_needed];
+    for &m in members {
+        words[m as usize / 64] |= 1 << (m % 64);
+    }
+    bitmap_of_words(&words)
+}
+
 /// Roaring takes a plain bit set in bulk (pushing members one by one cost
 /// ~100 ns each).
-fn into_bitmap(words: &[u64]) -> RoaringBitmap {
+pub(crate) fn bitmap_of_words(words: &[u64]) -> RoaringBitmap {
     #[cfg(target_endian = "little")]
     let bytes: &[u8] = bytemuck::cast_slice(words);
     #[cfg(not(target_endian = "little"))]

@@ -332,3 +332,99 @@ fn catalog_summary_reads_the_columns_and_declines_while_erased_rows_remain() {
     let k = s.attributes[0].1;
     assert!(k.number && k.null && !k.string, "{k:?}");
 }
+
+/// An event condition met with every contact in scope is decided by a
+/// sweep of the contact directory (`EventMatcher::sweep`), one met on a
+/// single contact contact by contact: both must agree, for contacts with
+/// base rows only, with base and tail rows, and with tail rows only, for
+/// counts whose cap stops them early, windows with rows after them, and
+/// aggregates.
+#[test]
+fn a_sweep_of_every_contact_agrees_with_contact_by_contact() {
+    let mut ix = AccountIndex::new(&Schema::default());
+    let mut seed = 11u64;
+    let mut next = move |below: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % below
+    };
+    let add = |ix: &mut AccountIndex, o: u32, load: bool, next: &mut dyn FnMut(u64) -> u64| {
+        let id = format!("c{o}");
+        // Mostly in the last 100 days, a few after `now`.
+        let time = now() - next(100 * DAY_MS as u64) as i64 + DAY_MS;
+        let attrs = [
+            ("ok", AttrValue::Bool(next(3) == 0)),
+            ("v", AttrValue::Num(next(100) as f64)),
+        ];
+        let e = event("login", &id, time, &attrs);
+        if load {
+            ix.load_event(o, 1, &e);
+        } else {
+            ix.add_event(o, 1, &e);
+        }
+    };
+    let n: u32 = 12_000;
+    for o in 0..n {
+        ix.put_contact(o, &contact(&format!("c{o}"), &[]));
+        for _ in 0..next(9) {
+            add(&mut ix, o, true, &mut next);
+        }
+    }
+    ix.compact();
+    // A tail below the merge threshold: on contacts with base rows, and on
+    // contacts (some put after the base was built) with none.
+    for o in n..n + 50 {
+        ix.put_contact(o, &contact(&format!("c{o}"), &[]));
+    }
+    for _ in 0..1_500 {
+        let o = next(u64::from(n) + 50) as u32;
+        add(&mut ix, o, false, &mut next);
+    }
+    let counts = [
+        json!({"op": "gte", "value": 1}),
+        json!({"op": "gte", "value": 2}),
+        json!({"op": "gt", "value": 1.5}),
+        json!({"op": "equals", "value": 0}),
+        json!({"op": "equals", "value": 2}),
+        json!({"op": "lt", "value": 3}),
+        json!({"op": "between", "value": [1, 3]}),
+        json!({"op": "gte", "value": 40}),
+    ];
+    let windows = [
+        None,
+        Some(json!({"last": "30d"})),
+        Some(json!({"before": "10d"})),
+    ];
+    let mut rules = Vec::new();
+    for count in &counts {
+        for within in &windows {
+            for filtered in [false, true] {
+                let mut rule = json!({"event": "login", "count": count});
+                if let Some(w) = within {
+                    rule["within"] = w.clone();
+                }
+                if filtered {
+                    rule["where"] = json!([{"attribute": "ok", "op": "is_true"}]);
+                }
+                rules.push(rule);
+            }
+        }
+    }
+    for func in ["sum", "avg", "min", "max"] {
+        rules.push(json!({"event": "login", "within": {"last": "30d"},
+            "where": [{"attribute": "ok", "op": "is_false"}],
+            "aggregate": {"fn": func, "attribute": "v", "op": "gte", "value": 50}}));
+    }
+    for rule in rules {
+        let (_, plan) = parse_and_plan(&rule, "/rule", ix.schema(), &NoSegments, None).unwrap();
+        let swept = ix.evaluate(&plan, now());
+        for o in ix.live().iter() {
+            assert_eq!(
+                ix.contains(&plan, o, now()),
+                swept.contains(o),
+                "contact {o}, {rule}"
+            );
+        }
+    }
+}

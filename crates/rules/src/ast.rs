@@ -248,6 +248,27 @@ impl Comparison {
         }
     }
 
+    /// A count from which the verdict on every larger count is the same,
+    /// so that counting can stop there (counts are whole and never
+    /// negative): where an at-least or less-than test turns, otherwise one
+    /// past the largest bound. `usize::MAX` when no such count is known.
+    pub fn count_cap(self) -> usize {
+        let turn = match self {
+            Comparison::Gte(v) | Comparison::Lt(v) => v.ceil(),
+            Comparison::Equals(v)
+            | Comparison::NotEquals(v)
+            | Comparison::Gt(v)
+            | Comparison::Lte(v) => v.floor() + 1.0,
+            Comparison::Between(lo, hi) => lo.max(hi).floor() + 1.0,
+        };
+        if turn.is_nan() {
+            usize::MAX
+        } else {
+            // Saturates: 0 below zero, `usize::MAX` past it.
+            turn as usize
+        }
+    }
+
     pub fn op_name(self) -> &'static str {
         match self {
             Comparison::Equals(_) => "equals",
@@ -298,5 +319,47 @@ impl Rule {
             Rule::Not(c) => c.walk(f),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Comparison;
+
+    /// From its cap on, a comparison gives every count the cap's verdict.
+    #[test]
+    fn a_count_cap_keeps_every_larger_counts_verdict() {
+        let bounds = [-3.0, -0.5, 0.0, 0.5, 1.0, 2.0, 2.5, 7.0];
+        let mut comparisons = Vec::new();
+        for v in bounds {
+            comparisons.extend([
+                Comparison::Equals(v),
+                Comparison::NotEquals(v),
+                Comparison::Gt(v),
+                Comparison::Gte(v),
+                Comparison::Lt(v),
+                Comparison::Lte(v),
+            ]);
+            for w in bounds.iter().filter(|w| **w >= v) {
+                comparisons.push(Comparison::Between(v, *w));
+            }
+        }
+        for c in comparisons {
+            let cap = c.count_cap();
+            assert!(cap <= 8, "{c:?}: cap {cap}");
+            for n in cap..cap + 20 {
+                assert_eq!(
+                    c.holds(n as f64),
+                    c.holds(cap as f64),
+                    "{c:?} at {n}, cap {cap}"
+                );
+            }
+        }
+        assert_eq!(Comparison::Gte(2.0).count_cap(), 2);
+        assert_eq!(Comparison::Gte(1.0).count_cap(), 1);
+        assert_eq!(Comparison::Gt(1.0).count_cap(), 2);
+        assert_eq!(Comparison::Equals(0.0).count_cap(), 1);
+        assert_eq!(Comparison::Lt(-1.0).count_cap(), 0);
+        assert_eq!(Comparison::Gte(1e300).count_cap(), usize::MAX);
     }
 }
