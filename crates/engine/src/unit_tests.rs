@@ -337,8 +337,8 @@ fn catalog_summary_reads_the_columns_and_declines_while_erased_rows_remain() {
 /// sweep of the contact directory (`EventMatcher::sweep`), one met on a
 /// single contact contact by contact: both must agree, for contacts with
 /// base rows only, with base and tail rows, and with tail rows only, for
-/// counts whose cap stops them early, windows with rows after them, and
-/// aggregates.
+/// counts whose cap stops them early, windows with rows after them,
+/// aggregates and sequences.
 #[test]
 fn a_sweep_of_every_contact_agrees_with_contact_by_contact() {
     let mut ix = AccountIndex::new(&Schema::default());
@@ -415,6 +415,11 @@ fn a_sweep_of_every_contact_agrees_with_contact_by_contact() {
         rules.push(json!({"event": "login", "within": {"last": "30d"},
             "where": [{"attribute": "ok", "op": "is_false"}],
             "aggregate": {"fn": func, "attribute": "v", "op": "gte", "value": 50}}));
+    }
+    for follow in ["followed_by", "not_followed_by"] {
+        rules.push(json!({"event": "login", "within": {"last": "30d"},
+            "where": [{"attribute": "ok", "op": "is_true"}],
+            follow: {"event": "login", "window": "3d", "on": ["ok"]}}));
     }
     for rule in rules {
         let (_, plan) = parse_and_plan(&rule, "/rule", ix.schema(), &NoSegments, None).unwrap();
