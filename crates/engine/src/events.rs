@@ -480,8 +480,9 @@ pub struct PreparedFilter<'p, 'c> {
 
 /// How [`PreparedFilter::passes`] reads a row: from the column's own
 /// storage where the test allows, so a count over many rows neither
-/// decodes cells nor goes through the plan per row (a boolean test over
-/// `login` took ~30% of a windowed count's time through cells).
+/// decodes cells nor goes through the plan per row (decoding alone,
+/// `AttrColumn::cell`, took 15% of `failed_logins_30d`'s samples at
+/// `large`).
 enum RowTest<'p, 'c> {
     /// Dictionary codes, tested against the verdict on each string.
     Codes8(&'c [u8]),
