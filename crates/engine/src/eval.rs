@@ -339,8 +339,8 @@ impl EventMatcher<'_, '_> {
             .min(contacts / CONTACTS_PER_THREAD as usize)
             .max(1);
         let per_part = contacts.div_ceil(threads).next_multiple_of(64).max(64);
-        let run = |start: usize| {
-            let end = (start + per_part).min(contacts);
+        let run = |part: std::ops::Range<usize>| {
+            let (start, end) = (part.start, part.end);
             let tail = &tail[tail.partition_point(|t| (*t as usize) < start)..];
             let tail = &tail[..tail.partition_point(|t| (*t as usize) < end)];
             let mut words = vec![0u64; (end - start).div_ceil(64)];
@@ -372,22 +372,7 @@ impl EventMatcher<'_, '_> {
             }
             words
         };
-        let words = std::thread::scope(|s| {
-            let others: Vec<_> = (1..threads)
-                .map(|t| t * per_part)
-                .filter(|start| *start < contacts)
-                .map(|start| s.spawn(move || run(start)))
-                .collect();
-            let mut words = run(0);
-            for other in others {
-                words.extend(
-                    other
-                        .join()
-                        .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                );
-            }
-            words
-        });
+        let words = crate::scan::words_in_parts(contacts, per_part, run);
         Some(crate::scan::bitmap_of_words(&words))
     }
 }
