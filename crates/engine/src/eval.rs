@@ -345,7 +345,9 @@ impl EventMatcher<'_, '_> {
             let tail = &tail[..tail.partition_point(|t| (*t as usize) < end)];
             let mut words = vec![0u64; (end - start).div_ceil(64)];
             // The per-contact test is chosen once, so each loop is compiled
-            // for its own case.
+            // for its own case (these arms repeat `holds_in`'s split on
+            // purpose: one loop calling `holds_in` made `never_opened_90d`
+            // 8.4–8.7 → 9.3–9.6 ms at `large`, alternating runs).
             let p = self.partition;
             match &self.plan.measure {
                 _ if self.follow.is_some() => {
