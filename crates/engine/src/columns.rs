@@ -1,21 +1,19 @@
 //! Contact fields as columns indexed by contact ordinal.
 //!
-//! Text is dictionary-coded (code 0 of a column means "no value"), numbers
-//! and dates are plain vectors with a sentinel for "no value", booleans are
-//! two bitmaps. A field test scans one column once.
+//! Text is dictionary-coded (`NO_TEXT` means "no value"), numbers and dates
+//! are vectors in their narrowest exact width ([`crate::narrow`]) with a
+//! marker for "no value", booleans are two bitmaps. A field test scans one
+//! column once.
 
 use flowseg_model::{FieldType, Value};
-use flowseg_rules::plan::{NumberTest, ValueTest};
+use flowseg_rules::plan::ValueTest;
 use roaring::RoaringBitmap;
 
 use crate::dict::{Dictionary, Verdicts};
-use crate::scan::scan;
+use crate::narrow::{Dates, Numbers, grow};
+use crate::scan::filter;
 use crate::snapshot::{Reader, Writer, invalid};
 
-/// "No value" in a number column.
-const NO_NUMBER: f64 = f64::NAN;
-/// "No value" in a date column.
-const NO_DATE: i64 = i64::MIN;
 /// "No value" in a text column.
 const NO_TEXT: u32 = u32::MAX;
 
@@ -25,8 +23,8 @@ pub enum Column {
         codes: Vec<u32>,
         dict: Dictionary,
     },
-    Number(Vec<f64>),
-    Date(Vec<i64>),
+    Number(Numbers),
+    Date(Dates),
     Bool {
         trues: RoaringBitmap,
         falses: RoaringBitmap,
@@ -40,8 +38,8 @@ impl Column {
                 codes: Vec::new(),
                 dict: Dictionary::default(),
             },
-            FieldType::Number => Column::Number(Vec::new()),
-            FieldType::Date => Column::Date(Vec::new()),
+            FieldType::Number => Column::Number(Numbers::default()),
+            FieldType::Date => Column::Date(Dates::default()),
             FieldType::Boolean => Column::Bool {
                 trues: RoaringBitmap::new(),
                 falses: RoaringBitmap::new(),
@@ -70,20 +68,20 @@ impl Column {
                     _ => NO_TEXT,
                 };
             }
-            Column::Number(v) => {
-                grow(v, i, NO_NUMBER);
-                v[i] = match value {
-                    Some(Value::Number(n)) => *n,
-                    _ => NO_NUMBER,
-                };
-            }
-            Column::Date(v) => {
-                grow(v, i, NO_DATE);
-                v[i] = match value {
-                    Some(Value::Date(t)) => *t,
-                    _ => NO_DATE,
-                };
-            }
+            Column::Number(v) => v.set(
+                i,
+                match value {
+                    Some(Value::Number(n)) => Some(*n),
+                    _ => None,
+                },
+            ),
+            Column::Date(v) => v.set(
+                i,
+                match value {
+                    Some(Value::Date(t)) => Some(*t),
+                    _ => None,
+                },
+            ),
             Column::Bool { trues, falses } => {
                 trues.remove(ordinal);
                 falses.remove(ordinal);
@@ -108,8 +106,8 @@ impl Column {
                 .get(i)
                 .filter(|c| **c != NO_TEXT)
                 .map(|c| Value::Text(dict.get(*c).to_string())),
-            Column::Number(v) => v.get(i).filter(|n| !n.is_nan()).map(|n| Value::Number(*n)),
-            Column::Date(v) => v.get(i).filter(|t| **t != NO_DATE).map(|t| Value::Date(*t)),
+            Column::Number(v) => v.get(i).map(Value::Number),
+            Column::Date(v) => v.get(i).map(Value::Date),
             Column::Bool { trues, falses } => {
                 if trues.contains(ordinal) {
                     Some(Value::Bool(true))
@@ -134,19 +132,12 @@ impl Column {
             (Column::Text { codes, dict }, ValueTest::Text(t)) => {
                 select_text(codes, &dict.text_verdicts(t), scope, by_member)
             }
-            (Column::Number(v), ValueTest::HasValue) => {
-                filter(v, scope, by_member, |n| !n.is_nan())
-            }
-            (Column::Number(v), ValueTest::Number(t)) => select_numbers(v, t, scope, by_member),
-            (Column::Date(v), ValueTest::HasValue) => {
-                filter(v, scope, by_member, |t| *t != NO_DATE)
-            }
+            (Column::Number(v), ValueTest::HasValue) => v.with_value(scope, by_member),
+            (Column::Number(v), ValueTest::Number(t)) => v.select(t, scope, by_member),
+            (Column::Date(v), ValueTest::HasValue) => v.with_value(scope, by_member),
             (Column::Date(v), ValueTest::Date(r)) => {
                 let (lo, hi) = r.resolve(now);
-                // `&` rather than `&&`: no branches, so the scan vectorises.
-                filter(v, scope, by_member, |t| {
-                    (*t != NO_DATE) & (lo <= *t) & (*t <= hi)
-                })
+                v.select(lo, hi, scope, by_member)
             }
             (Column::Bool { trues, falses }, ValueTest::HasValue) => (trues | falses) & scope,
             (Column::Bool { trues, .. }, ValueTest::Bool(true)) => trues & scope,
@@ -183,8 +174,8 @@ impl Column {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Column::Text { codes, dict } => codes.len() * 4 + dict.heap_bytes(),
-            Column::Number(v) => v.len() * 8,
-            Column::Date(v) => v.len() * 8,
+            Column::Number(v) => v.heap_bytes(),
+            Column::Date(v) => v.heap_bytes(),
             Column::Bool { trues, falses } => trues.serialized_size() + falses.serialized_size(),
         }
     }
@@ -200,11 +191,11 @@ impl Column {
             }
             Column::Number(v) => {
                 w.u8(1)?;
-                w.slice(v)
+                v.write_to(w)
             }
             Column::Date(v) => {
                 w.u8(2)?;
-                w.slice(v)
+                v.write_to(w)
             }
             Column::Bool { trues, falses } => {
                 w.u8(3)?;
@@ -227,40 +218,14 @@ impl Column {
                 }
                 Column::Text { codes, dict }
             }
-            1 => Column::Number(r.vec()?),
-            2 => Column::Date(r.vec()?),
+            1 => Column::Number(Numbers::read_from(r)?),
+            2 => Column::Date(Dates::read_from(r)?),
             3 => Column::Bool {
                 trues: r.bitmap()?,
                 falses: r.bitmap()?,
             },
             _ => return Err(invalid("an unknown column type")),
         })
-    }
-}
-
-fn grow<T: Copy>(v: &mut Vec<T>, i: usize, fill: T) {
-    if v.len() <= i {
-        v.resize(i + 1, fill);
-    }
-}
-
-/// The members of `scope` whose value passes: each member tested when
-/// `by_member`, else the whole column scanned ([`scan`]) and intersected.
-#[inline]
-fn filter<T: Sync>(
-    values: &[T],
-    scope: &RoaringBitmap,
-    by_member: bool,
-    pass: impl Fn(&T) -> bool + Sync,
-) -> RoaringBitmap {
-    if by_member {
-        let found: Vec<u32> = scope
-            .iter()
-            .filter(|o| values.get(*o as usize).is_some_and(&pass))
-            .collect();
-        RoaringBitmap::from_sorted_iter(found).unwrap_or_default()
-    } else {
-        scan(values, pass) & scope
     }
 }
 
@@ -295,30 +260,6 @@ fn select_text(
         });
     }
     filter(codes, scope, by_member, |c| *c != NO_TEXT && pass.get(*c))
-}
-
-/// A number test with its variant and bounds' inclusiveness decided once,
-/// outside the loop. NaN ("no value") fails every comparison.
-fn select_numbers(
-    values: &[f64],
-    test: &NumberTest,
-    scope: &RoaringBitmap,
-    by_member: bool,
-) -> RoaringBitmap {
-    match *test {
-        NumberTest::Range {
-            lo,
-            lo_inclusive,
-            hi,
-            hi_inclusive,
-        } => match (lo_inclusive, hi_inclusive) {
-            (true, true) => filter(values, scope, by_member, |x| (*x >= lo) & (*x <= hi)),
-            (true, false) => filter(values, scope, by_member, |x| (*x >= lo) & (*x < hi)),
-            (false, true) => filter(values, scope, by_member, |x| (*x > lo) & (*x <= hi)),
-            (false, false) => filter(values, scope, by_member, |x| (*x > lo) & (*x < hi)),
-        },
-        NumberTest::In(ref items) => filter(values, scope, by_member, |x| items.contains(x)),
-    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod events;
 mod explain;
 pub mod import;
 mod index;
+mod narrow;
 mod scan;
 mod snapshot;
 

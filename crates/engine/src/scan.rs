@@ -33,6 +33,27 @@ pub fn scan<T: Sync>(values: &[T], pass: impl Fn(&T) -> bool + Sync) -> RoaringB
     scan_in_parts(values, pass, threads)
 }
 
+/// The members of `scope` whose value passes: each member tested when
+/// `by_member` (a scope much smaller than the column), else the whole
+/// column scanned and intersected.
+#[inline]
+pub(crate) fn filter<T: Sync>(
+    values: &[T],
+    scope: &RoaringBitmap,
+    by_member: bool,
+    pass: impl Fn(&T) -> bool + Sync,
+) -> RoaringBitmap {
+    if by_member {
+        let found: Vec<u32> = scope
+            .iter()
+            .filter(|o| values.get(*o as usize).is_some_and(&pass))
+            .collect();
+        RoaringBitmap::from_sorted_iter(found).unwrap_or_default()
+    } else {
+        scan(values, pass) & scope
+    }
+}
+
 /// [`scan`] on `parts` threads (the calling one included).
 fn scan_in_parts<T: Sync>(
     values: &[T],

@@ -21,8 +21,9 @@ use roaring::RoaringBitmap;
 use crate::index::AccountIndex;
 
 const MAGIC: &[u8; 8] = b"FSEGIDX\0";
-/// Bump whenever the layout of any written type changes (2: event seqs).
-const VERSION: u32 = 2;
+/// Bump whenever the layout of any written type changes (2: event seqs;
+/// 3: number and date columns in their narrowest width).
+const VERSION: u32 = 3;
 pub const FILE: &str = "index.snapshot";
 
 pub fn path(dir: &Path) -> PathBuf {
