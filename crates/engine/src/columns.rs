@@ -1,8 +1,8 @@
 //! Contact fields as columns indexed by contact ordinal.
 //!
-//! Text is dictionary-coded (`NO_TEXT` means "no value"), numbers and dates
-//! are vectors in their narrowest exact width ([`crate::narrow`]) with a
-//! marker for "no value", booleans are two bitmaps. A field test scans one
+//! Text is dictionary-coded; text codes, numbers and dates are vectors in
+//! their narrowest exact width ([`crate::narrow`]) with a marker for "no
+//! value"; booleans are two bitmaps. A field test scans one
 //! column once.
 
 use flowseg_model::{FieldType, Value};
@@ -10,17 +10,14 @@ use flowseg_rules::plan::ValueTest;
 use roaring::RoaringBitmap;
 
 use crate::dict::{Dictionary, Verdicts};
-use crate::narrow::{Dates, Numbers, grow};
+use crate::narrow::{Code, Codes, Dates, Numbers};
 use crate::scan::filter;
 use crate::snapshot::{Reader, Writer, invalid};
-
-/// "No value" in a text column.
-const NO_TEXT: u32 = u32::MAX;
 
 #[derive(Debug, Clone)]
 pub enum Column {
     Text {
-        codes: Vec<u32>,
+        codes: Codes,
         dict: Dictionary,
     },
     Number(Numbers),
@@ -35,7 +32,7 @@ impl Column {
     pub fn new(ty: FieldType) -> Column {
         match ty {
             FieldType::Text => Column::Text {
-                codes: Vec::new(),
+                codes: Codes::default(),
                 dict: Dictionary::default(),
             },
             FieldType::Number => Column::Number(Numbers::default()),
@@ -61,13 +58,13 @@ impl Column {
     pub fn set(&mut self, ordinal: u32, value: Option<&Value>) {
         let i = ordinal as usize;
         match self {
-            Column::Text { codes, dict } => {
-                grow(codes, i, NO_TEXT);
-                codes[i] = match value {
-                    Some(Value::Text(s)) if !s.is_empty() => dict.intern(s),
-                    _ => NO_TEXT,
-                };
-            }
+            Column::Text { codes, dict } => codes.set(
+                i,
+                match value {
+                    Some(Value::Text(s)) if !s.is_empty() => Some(dict.intern(s)),
+                    _ => None,
+                },
+            ),
             Column::Number(v) => v.set(
                 i,
                 match value {
@@ -102,10 +99,9 @@ impl Column {
     pub fn get(&self, ordinal: u32) -> Option<Value> {
         let i = ordinal as usize;
         match self {
-            Column::Text { codes, dict } => codes
-                .get(i)
-                .filter(|c| **c != NO_TEXT)
-                .map(|c| Value::Text(dict.get(*c).to_string())),
+            Column::Text { codes, dict } => {
+                codes.get(i).map(|c| Value::Text(dict.get(c).to_string()))
+            }
             Column::Number(v) => v.get(i).map(Value::Number),
             Column::Date(v) => v.get(i).map(Value::Date),
             Column::Bool { trues, falses } => {
@@ -126,11 +122,18 @@ impl Column {
     pub fn select(&self, test: &ValueTest, now: i64, scope: &RoaringBitmap) -> RoaringBitmap {
         let by_member = scope.len().saturating_mul(16) < self.len() as u64;
         match (self, test) {
-            (Column::Text { codes, .. }, ValueTest::HasValue) => {
-                filter(codes, scope, by_member, |c| *c != NO_TEXT)
-            }
+            (Column::Text { codes, .. }, ValueTest::HasValue) => match codes {
+                Codes::Byte(v) => with_code(v, scope, by_member),
+                Codes::Short(v) => with_code(v, scope, by_member),
+                Codes::Word(v) => with_code(v, scope, by_member),
+            },
             (Column::Text { codes, dict }, ValueTest::Text(t)) => {
-                select_text(codes, &dict.text_verdicts(t), scope, by_member)
+                let pass = &dict.text_verdicts(t);
+                match codes {
+                    Codes::Byte(v) => select_text(v, pass, scope, by_member),
+                    Codes::Short(v) => select_text(v, pass, scope, by_member),
+                    Codes::Word(v) => select_text(v, pass, scope, by_member),
+                }
             }
             (Column::Number(v), ValueTest::HasValue) => v.with_value(scope, by_member),
             (Column::Number(v), ValueTest::Number(t)) => v.select(t, scope, by_member),
@@ -173,7 +176,7 @@ impl Column {
 
     pub fn heap_bytes(&self) -> usize {
         match self {
-            Column::Text { codes, dict } => codes.len() * 4 + dict.heap_bytes(),
+            Column::Text { codes, dict } => codes.heap_bytes() + dict.heap_bytes(),
             Column::Number(v) => v.heap_bytes(),
             Column::Date(v) => v.heap_bytes(),
             Column::Bool { trues, falses } => trues.serialized_size() + falses.serialized_size(),
@@ -186,7 +189,7 @@ impl Column {
         match self {
             Column::Text { codes, dict } => {
                 w.u8(0)?;
-                w.slice(codes)?;
+                codes.write_to(w)?;
                 dict.write_to(w)
             }
             Column::Number(v) => {
@@ -208,12 +211,9 @@ impl Column {
     pub fn read_from<R: std::io::Read>(r: &mut Reader<R>) -> std::io::Result<Column> {
         Ok(match r.u8()? {
             0 => {
-                let codes: Vec<u32> = r.vec()?;
+                let codes = Codes::read_from(r)?;
                 let dict = Dictionary::read_from(r)?;
-                if codes
-                    .iter()
-                    .any(|c| *c != NO_TEXT && *c as usize >= dict.len())
-                {
+                if codes.max_code().is_some_and(|c| c as usize >= dict.len()) {
                     return Err(invalid("a text code outside its dictionary"));
                 }
                 Column::Text { codes, dict }
@@ -229,14 +229,22 @@ impl Column {
     }
 }
 
+/// The members of `scope` that have a text value.
+fn with_code<C: Code>(codes: &[C], scope: &RoaringBitmap, by_member: bool) -> RoaringBitmap {
+    filter(codes, scope, by_member, |c| *c != C::NONE)
+}
+
 /// The members of `scope` whose code passes `pass`. The verdicts decide the
-/// shape of the scan, cheapest first (1M codes, AVX2): at most 4 passing
+/// shape of the scan, cheapest first (1M `u32` codes, AVX2): at most 4 passing
 /// codes compared directly, 0.4 ms; at most 8, 0.5 ms; all passing codes
 /// below 64 tested in one word, 0.35 ms; otherwise a bit looked up per
-/// code, 1.5 ms and more as the dictionary outgrows the cache. `NO_TEXT`
-/// is never a code, so it never equals one or falls below 64.
-fn select_text(
-    codes: &[u32],
+/// code, 1.5 ms and more as the dictionary outgrows the cache. With `u8`
+/// codes `Customer_Status = "VIP"` took the same time at `large` (0.39–0.76
+/// against 0.45–0.93 ms): fixed costs dominate there, and the narrower
+/// codes are kept for memory. `C::NONE` is never a code, so it never
+/// equals one or falls below 64.
+fn select_text<C: Code>(
+    codes: &[C],
     pass: &Verdicts,
     scope: &RoaringBitmap,
     by_member: bool,
@@ -244,22 +252,37 @@ fn select_text(
     if pass.none_pass() {
         return RoaringBitmap::new();
     }
-    if let Some(k) = pass.few_passing::<4>() {
+    if let Some(k) = pass.few_passing::<4>().and_then(in_width::<C, 4>) {
         return filter(codes, scope, by_member, |c| {
             (*c == k[0]) | (*c == k[1]) | (*c == k[2]) | (*c == k[3])
         });
     }
-    if let Some(k) = pass.few_passing::<8>() {
+    if let Some(k) = pass.few_passing::<8>().and_then(in_width::<C, 8>) {
         return filter(codes, scope, by_member, |c| {
             k.iter().fold(false, |any, k| any | (*c == *k))
         });
     }
     if let Some(word) = pass.one_word() {
+        let below = C::from(64);
         return filter(codes, scope, by_member, |c| {
-            (*c < 64) & ((word >> (*c & 63)) & 1 == 1)
+            (*c < below) & ((word >> ((*c).into() & 63)) & 1 == 1)
         });
     }
-    filter(codes, scope, by_member, |c| *c != NO_TEXT && pass.get(*c))
+    filter(codes, scope, by_member, |c| {
+        *c != C::NONE && pass.get((*c).into())
+    })
+}
+
+/// Passing codes in the column's width, compared without widening each
+/// code. Every code of the dictionary fits its column's width (the column
+/// widens as the dictionary grows); `None` only keeps a broken invariant
+/// from turning into wrong verdicts (the caller then takes a wider shape).
+fn in_width<C: Code, const N: usize>(codes: [u32; N]) -> Option<[C; N]> {
+    let mut narrow = [C::NONE; N];
+    for (n, c) in narrow.iter_mut().zip(codes) {
+        *n = C::try_from(c).ok().filter(|c| *c != C::NONE)?;
+    }
+    Some(narrow)
 }
 
 #[cfg(test)]
@@ -267,9 +290,11 @@ mod tests {
     use super::*;
 
     /// Every scan shape `select_text` picks gives the members a plain
-    /// per-code lookup gives: few codes (4, 8), one word, and the bit set.
+    /// per-code lookup gives: few codes (4, 8), one word, and the bit set,
+    /// in each code width.
     #[test]
     fn each_text_scan_shape_selects_exactly_the_passing_codes() {
+        const NO_TEXT: u32 = u32::NONE;
         let mut dict = Dictionary::default();
         for i in 0..200 {
             dict.intern(&format!("s{i}"));
@@ -296,8 +321,28 @@ mod tests {
                     .iter()
                     .filter(|o| codes[*o as usize] != NO_TEXT && test(codes[*o as usize]))
                     .collect();
-                let got = select_text(&codes, &verdicts, scope, by_member);
-                assert_eq!(got, want, "{name}, by member: {by_member}");
+                let narrow = |none: u32| {
+                    codes
+                        .iter()
+                        .map(move |c| if *c == NO_TEXT { none } else { *c })
+                };
+                let bytes: Vec<u8> = narrow(255).map(|c| c as u8).collect();
+                let shorts: Vec<u16> = narrow(65535).map(|c| c as u16).collect();
+                assert_eq!(
+                    select_text(&codes, &verdicts, scope, by_member),
+                    want,
+                    "{name}, u32, by member: {by_member}"
+                );
+                assert_eq!(
+                    select_text(&bytes, &verdicts, scope, by_member),
+                    want,
+                    "{name}, u8, by member: {by_member}"
+                );
+                assert_eq!(
+                    select_text(&shorts, &verdicts, scope, by_member),
+                    want,
+                    "{name}, u16, by member: {by_member}"
+                );
             }
         }
     }

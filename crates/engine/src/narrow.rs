@@ -1,12 +1,13 @@
-//! Number and date columns kept in the narrowest width that holds every
-//! value exactly.
+//! Number, date and text-code columns kept in the narrowest width that
+//! holds every value exactly.
 //!
 //! A field scan over every contact reads its whole column from memory, so
 //! its time follows the column's bytes: at `large` (1M contacts) two `f64`
 //! columns are 16 MB per rule. Most fields are narrower than their type:
 //! an age or a count is a small integer, an amount in cents or quarters is
-//! exact in `f32`, a birthday is a plain date. Such a column is stored in
-//! 2 or 4 bytes per contact, and widened, once and exactly, the first time
+//! exact in `f32`, a birthday is a plain date, a status or a city has a few
+//! hundred distinct strings at most. Such a column is stored in
+//! 1, 2 or 4 bytes per contact, and widened, once and exactly, the first time
 //! a value does not fit. A test is translated to the stored width (integer
 //! bounds for integers and days), so no verdict changes with the width.
 
@@ -334,6 +335,145 @@ impl Dates {
     }
 }
 
+/// A dictionary code in one width; its largest value means no value, so
+/// it is never a code of that width.
+pub(crate) trait Code:
+    Copy + Sync + PartialOrd + Into<u32> + TryFrom<u32> + From<u8>
+{
+    const NONE: Self;
+}
+
+impl Code for u8 {
+    const NONE: u8 = u8::MAX;
+}
+
+impl Code for u16 {
+    const NONE: u16 = u16::MAX;
+}
+
+impl Code for u32 {
+    const NONE: u32 = u32::MAX;
+}
+
+/// A text column's dictionary codes. Codes are handed out in order, so a
+/// column widens when its dictionary outgrows 255, then 65,535 strings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Codes {
+    Byte(Vec<u8>),
+    Short(Vec<u16>),
+    Word(Vec<u32>),
+}
+
+impl Default for Codes {
+    fn default() -> Self {
+        Codes::Byte(Vec::new())
+    }
+}
+
+impl Codes {
+    /// Sets (or clears, with `None`) the code at `i`, widening the column
+    /// first if the code does not fit its width.
+    pub fn set(&mut self, i: usize, code: Option<u32>) {
+        if let Some(c) = code {
+            if let Codes::Byte(v) = self
+                && c >= u32::from(u8::NONE)
+            {
+                *self = Codes::Short(v.iter().map(|c| widen_code(*c)).collect());
+            }
+            if let Codes::Short(v) = self
+                && c >= u32::from(u16::NONE)
+            {
+                *self = Codes::Word(v.iter().map(|c| widen_code(*c)).collect());
+            }
+        }
+        match self {
+            Codes::Byte(v) => put_code(v, i, code),
+            Codes::Short(v) => put_code(v, i, code),
+            Codes::Word(v) => put_code(v, i, code),
+        }
+    }
+
+    pub fn get(&self, i: usize) -> Option<u32> {
+        match self {
+            Codes::Byte(v) => code_at(v, i),
+            Codes::Short(v) => code_at(v, i),
+            Codes::Word(v) => code_at(v, i),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Codes::Byte(v) => v.len(),
+            Codes::Short(v) => v.len(),
+            Codes::Word(v) => v.len(),
+        }
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Codes::Byte(v) => v.len(),
+            Codes::Short(v) => v.len() * 2,
+            Codes::Word(v) => v.len() * 4,
+        }
+    }
+
+    /// The largest code held, if any (to check a snapshot against its
+    /// dictionary).
+    pub fn max_code(&self) -> Option<u32> {
+        fn max<C: Code>(v: &[C]) -> Option<u32> {
+            v.iter()
+                .filter(|c| **c != C::NONE)
+                .map(|c| (*c).into())
+                .max()
+        }
+        match self {
+            Codes::Byte(v) => max(v),
+            Codes::Short(v) => max(v),
+            Codes::Word(v) => max(v),
+        }
+    }
+
+    pub fn write_to<W: std::io::Write>(&self, w: &mut Writer<W>) -> std::io::Result<()> {
+        match self {
+            Codes::Byte(v) => {
+                w.u8(1)?;
+                w.slice(v)
+            }
+            Codes::Short(v) => {
+                w.u8(2)?;
+                w.slice(v)
+            }
+            Codes::Word(v) => {
+                w.u8(4)?;
+                w.slice(v)
+            }
+        }
+    }
+
+    pub fn read_from<R: std::io::Read>(r: &mut Reader<R>) -> std::io::Result<Codes> {
+        Ok(match r.u8()? {
+            1 => Codes::Byte(r.vec()?),
+            2 => Codes::Short(r.vec()?),
+            4 => Codes::Word(r.vec()?),
+            _ => return Err(invalid("an unknown text code width")),
+        })
+    }
+}
+
+/// A code in the next width, "no value" staying "no value".
+fn widen_code<C: Code, W: Code + From<C>>(c: C) -> W {
+    if c == C::NONE { W::NONE } else { W::from(c) }
+}
+
+fn put_code<C: Code>(v: &mut Vec<C>, i: usize, code: Option<u32>) {
+    grow(v, i, C::NONE);
+    v[i] = code.and_then(|c| C::try_from(c).ok()).unwrap_or(C::NONE);
+}
+
+fn code_at<C: Code>(v: &[C], i: usize) -> Option<u32> {
+    v.get(i).filter(|c| **c != C::NONE).map(|c| (*c).into())
+}
+
 /// Extends `v` with `fill` (no value) up to index `i`.
 pub(crate) fn grow<T: Copy>(v: &mut Vec<T>, i: usize, fill: T) {
     if v.len() <= i {
@@ -576,6 +716,41 @@ mod tests {
             assert_eq!(days.get(i), *v, "value {i}");
         }
         assert_eq!(days.get(7), Some(DAY_MS + 1));
+    }
+
+    /// Text codes widen as the dictionary grows past 255, then 65,535
+    /// strings; "no value" stays "no value" and every code is kept.
+    #[test]
+    fn text_codes_widen_with_their_dictionary() {
+        let mut codes = Codes::default();
+        let want: Vec<Option<u32>> = (0..70_000u32).map(|c| (c % 5 != 1).then_some(c)).collect();
+        for (i, c) in want.iter().enumerate() {
+            codes.set(i, *c);
+            let expected = match i {
+                0..=254 => "byte",
+                255..=65534 => "short",
+                _ => "word",
+            };
+            let got = match codes {
+                Codes::Byte(_) => "byte",
+                Codes::Short(_) => "short",
+                Codes::Word(_) => "word",
+            };
+            // A position without a code does not widen the column.
+            if c.is_some() {
+                assert_eq!(got, expected, "after code {i}");
+            }
+        }
+        assert!((0..want.len()).all(|i| codes.get(i) == want[i]));
+        assert_eq!(codes.max_code(), Some(69_999));
+        assert_eq!(codes.heap_bytes(), 4 * want.len());
+        let mut bytes = Vec::new();
+        codes.write_to(&mut Writer(&mut bytes)).unwrap();
+        assert_eq!(Codes::read_from(&mut Reader(&bytes[..])).unwrap(), codes);
+        let mut small = Codes::default();
+        small.set(3, Some(7));
+        assert_eq!(small, Codes::Byte(vec![u8::NONE, u8::NONE, u8::NONE, 7]));
+        assert_eq!(small.max_code(), Some(7));
     }
 
     #[test]
