@@ -2,14 +2,16 @@
 //!
 //! An attribute almost always carries one JSON type, so a column is typed
 //! by the values it has seen: strings as dictionary codes in the narrowest
-//! width the dictionary allows (1, 2 or 4 bytes), numbers as `f64`, booleans
-//! as one byte. "Absent" and `null` are reserved values of each encoding. A
+//! width the dictionary allows (1, 2 or 4 bytes), numbers as `i16` while
+//! every one is an integer within ±32766 (a rating, a quantity, a count of
+//! results), else as `f64`, booleans as one byte. "Absent" and `null` are reserved values of each encoding. A
 //! column that meets a second type becomes [`AttrData::Mixed`] (16-byte
 //! cells), which is what every column used to be.
 
 use flowseg_model::AttrValue;
 
 use crate::dict::Dictionary;
+use crate::narrow::{CODE_ABSENT, CODE_NULL, Code, Codes};
 use crate::snapshot::{Reader, Writer, invalid};
 
 /// One attribute value of one event.
@@ -26,134 +28,14 @@ pub enum Cell {
 /// payloads no JSON number can produce (JSON has no NaN).
 pub(crate) const NUM_ABSENT: u64 = 0x7ff8_f10e_0000_0001;
 pub(crate) const NUM_NULL: u64 = 0x7ff8_f10e_0000_0002;
+/// Integer-column values for "absent" and `null`; integers use the rest.
+pub(crate) const INT_ABSENT: i16 = i16::MIN;
+pub(crate) const INT_NULL: i16 = i16::MIN + 1;
 /// Boolean-column bytes.
 const BOOL_FALSE: u8 = 0;
 const BOOL_TRUE: u8 = 1;
 const BOOL_ABSENT: u8 = 2;
 const BOOL_NULL: u8 = 3;
-
-/// Dictionary codes in one of three widths. In each width the largest value
-/// means "absent" and the one below it `null`; codes use the rest.
-#[derive(Debug, Clone)]
-enum Codes {
-    U8(Vec<u8>),
-    U16(Vec<u16>),
-    U32(Vec<u32>),
-}
-
-/// Width-independent reserved codes (as returned by [`Codes::get`]).
-const CODE_ABSENT: u32 = u32::MAX;
-const CODE_NULL: u32 = u32::MAX - 1;
-
-trait Width: Copy {
-    const MAX: u32;
-    fn narrow(v: u32) -> Self;
-    fn widen(self) -> u32;
-}
-
-macro_rules! width {
-    ($t:ty) => {
-        impl Width for $t {
-            const MAX: u32 = <$t>::MAX as u32;
-            fn narrow(v: u32) -> Self {
-                v as $t
-            }
-            fn widen(self) -> u32 {
-                self as u32
-            }
-        }
-    };
-}
-width!(u8);
-width!(u16);
-width!(u32);
-
-/// A reserved or dictionary code in width `W`'s own terms.
-fn to_width<W: Width>(code: u32) -> W {
-    match code {
-        CODE_ABSENT => W::narrow(W::MAX),
-        CODE_NULL => W::narrow(W::MAX - 1),
-        c => W::narrow(c),
-    }
-}
-
-fn from_width<W: Width>(v: W) -> u32 {
-    match v.widen() {
-        x if x == W::MAX => CODE_ABSENT,
-        x if x == W::MAX - 1 => CODE_NULL,
-        x => x,
-    }
-}
-
-fn rewidth<A: Width, B: Width>(v: &[A]) -> Vec<B> {
-    v.iter().map(|x| to_width::<B>(from_width(*x))).collect()
-}
-
-impl Codes {
-    fn len(&self) -> usize {
-        match self {
-            Codes::U8(v) => v.len(),
-            Codes::U16(v) => v.len(),
-            Codes::U32(v) => v.len(),
-        }
-    }
-
-    #[inline]
-    fn get(&self, row: usize) -> u32 {
-        match self {
-            Codes::U8(v) => from_width(v[row]),
-            Codes::U16(v) => from_width(v[row]),
-            Codes::U32(v) => from_width(v[row]),
-        }
-    }
-
-    /// Makes room for dictionary code `code` (widening when it does not fit).
-    fn fit(&mut self, code: u32) {
-        let fits = |max: u32| code >= CODE_NULL || code < max - 1;
-        match self {
-            Codes::U8(v) if !fits(u8::MAX as u32) => *self = Codes::U16(rewidth(v)),
-            _ => {}
-        }
-        match self {
-            Codes::U16(v) if !fits(u16::MAX as u32) => *self = Codes::U32(rewidth(v)),
-            _ => {}
-        }
-    }
-
-    fn push(&mut self, code: u32) {
-        self.fit(code);
-        match self {
-            Codes::U8(v) => v.push(to_width(code)),
-            Codes::U16(v) => v.push(to_width(code)),
-            Codes::U32(v) => v.push(to_width(code)),
-        }
-    }
-
-    fn set(&mut self, row: usize, code: u32) {
-        self.fit(code);
-        match self {
-            Codes::U8(v) => v[row] = to_width(code),
-            Codes::U16(v) => v[row] = to_width(code),
-            Codes::U32(v) => v[row] = to_width(code),
-        }
-    }
-
-    fn permute(&self, order: &[u32]) -> Codes {
-        match self {
-            Codes::U8(v) => Codes::U8(permute(v, order)),
-            Codes::U16(v) => Codes::U16(permute(v, order)),
-            Codes::U32(v) => Codes::U32(permute(v, order)),
-        }
-    }
-
-    fn heap_bytes(&self) -> usize {
-        match self {
-            Codes::U8(v) => v.capacity(),
-            Codes::U16(v) => v.capacity() * 2,
-            Codes::U32(v) => v.capacity() * 4,
-        }
-    }
-}
 
 /// A column's storage, borrowed (see [`AttrColumn::stored`]).
 pub(crate) enum Stored<'a> {
@@ -164,6 +46,8 @@ pub(crate) enum Stored<'a> {
     Codes32(&'a [u32]),
     /// Numbers; "absent" and `null` are [`NUM_ABSENT`] and [`NUM_NULL`].
     Numbers(&'a [f64]),
+    /// Integers; "absent" and `null` are [`INT_ABSENT`] and [`INT_NULL`].
+    Integers(&'a [i16]),
     /// Booleans: `false` 0, `true` 1, "absent" 2, `null` 3.
     Bools(&'a [u8]),
     Mixed,
@@ -173,6 +57,8 @@ pub(crate) enum Stored<'a> {
 enum AttrData {
     Text(Codes),
     Number(Vec<f64>),
+    /// Numbers while every one fits [`as_integer`].
+    Integer(Vec<i16>),
     Bool(Vec<u8>),
     Mixed(Vec<Cell>),
 }
@@ -205,6 +91,13 @@ impl KindsPresent {
     }
 }
 
+/// `x` as a stored integer, when that is exact (the bits round-trip, so
+/// `-0.0` does not fit) and not one of the reserved values.
+fn as_integer(x: f64) -> Option<i16> {
+    let i = x as i16;
+    (i > INT_NULL && f64::from(i).to_bits() == x.to_bits()).then_some(i)
+}
+
 /// The kind of column a value belongs in; `None` fits every kind.
 fn kind_of(cell: Cell) -> Option<u8> {
     match cell {
@@ -219,10 +112,13 @@ impl AttrColumn {
     /// A column of `rows` absent values, typed for `first` (the value about
     /// to be set).
     pub fn new(rows: usize, first: Cell) -> AttrColumn {
-        let data = match kind_of(first) {
-            Some(1) => AttrData::Number(vec![f64::from_bits(NUM_ABSENT); rows]),
-            Some(2) => AttrData::Bool(vec![BOOL_ABSENT; rows]),
-            _ => AttrData::Text(Codes::U8(vec![u8::MAX; rows])),
+        let data = match (kind_of(first), first) {
+            (Some(1), Cell::Num(x)) if as_integer(x).is_some() => {
+                AttrData::Integer(vec![INT_ABSENT; rows])
+            }
+            (Some(1), _) => AttrData::Number(vec![f64::from_bits(NUM_ABSENT); rows]),
+            (Some(2), _) => AttrData::Bool(vec![BOOL_ABSENT; rows]),
+            _ => AttrData::Text(Codes::U8(vec![u8::ABSENT; rows])),
         };
         AttrColumn {
             data,
@@ -234,6 +130,7 @@ impl AttrColumn {
         match &self.data {
             AttrData::Text(c) => c.len(),
             AttrData::Number(v) => v.len(),
+            AttrData::Integer(v) => v.len(),
             AttrData::Bool(v) => v.len(),
             AttrData::Mixed(v) => v.len(),
         }
@@ -247,7 +144,7 @@ impl AttrColumn {
     pub fn cell_bytes(&self) -> usize {
         match &self.data {
             AttrData::Text(Codes::U8(_)) | AttrData::Bool(_) => 1,
-            AttrData::Text(Codes::U16(_)) => 2,
+            AttrData::Text(Codes::U16(_)) | AttrData::Integer(_) => 2,
             AttrData::Text(Codes::U32(_)) => 4,
             AttrData::Number(_) => 8,
             AttrData::Mixed(_) => std::mem::size_of::<Cell>(),
@@ -268,6 +165,7 @@ impl AttrColumn {
             AttrData::Text(Codes::U16(v)) => slot(v, row),
             AttrData::Text(Codes::U32(v)) => slot(v, row),
             AttrData::Number(v) => slot(v, row),
+            AttrData::Integer(v) => slot(v, row),
             AttrData::Bool(v) => slot(v, row),
             AttrData::Mixed(v) => slot(v, row),
         }
@@ -281,6 +179,7 @@ impl AttrColumn {
             AttrData::Text(Codes::U16(v)) => Stored::Codes16(v),
             AttrData::Text(Codes::U32(v)) => Stored::Codes32(v),
             AttrData::Number(v) => Stored::Numbers(v),
+            AttrData::Integer(v) => Stored::Integers(v),
             AttrData::Bool(v) => Stored::Bools(v),
             AttrData::Mixed(_) => Stored::Mixed,
         }
@@ -304,6 +203,11 @@ impl AttrColumn {
                     _ => Cell::Num(x),
                 }
             }
+            AttrData::Integer(v) => match v[r] {
+                INT_ABSENT => Cell::Absent,
+                INT_NULL => Cell::Null,
+                i => Cell::Num(f64::from(i)),
+            },
             AttrData::Bool(v) => match v[r] {
                 BOOL_FALSE => Cell::Bool(false),
                 BOOL_TRUE => Cell::Bool(true),
@@ -335,6 +239,10 @@ impl AttrColumn {
                 k.number = v.iter().any(|x| !x.is_nan());
                 k.null = v.iter().any(|x| x.to_bits() == NUM_NULL);
             }
+            AttrData::Integer(v) => {
+                k.number = v.iter().any(|i| *i > INT_NULL);
+                k.null = v.contains(&INT_NULL);
+            }
             AttrData::Bool(v) => {
                 k.boolean = v.iter().any(|b| *b <= BOOL_TRUE);
                 k.null = v.contains(&BOOL_NULL);
@@ -351,6 +259,10 @@ impl AttrColumn {
             AttrData::Number(v) => {
                 let x = v[row as usize];
                 (!x.is_nan()).then_some(x)
+            }
+            AttrData::Integer(v) => {
+                let i = v[row as usize];
+                (i > INT_NULL).then(|| f64::from(i))
             }
             AttrData::Mixed(v) => match v[row as usize] {
                 Cell::Num(x) => Some(x),
@@ -393,6 +305,7 @@ impl AttrColumn {
         match &mut self.data {
             AttrData::Text(c) => c.push(CODE_ABSENT),
             AttrData::Number(v) => v.push(f64::from_bits(NUM_ABSENT)),
+            AttrData::Integer(v) => v.push(INT_ABSENT),
             AttrData::Bool(v) => v.push(BOOL_ABSENT),
             AttrData::Mixed(v) => v.push(Cell::Absent),
         }
@@ -413,6 +326,12 @@ impl AttrColumn {
             (AttrData::Number(v), Cell::Absent) => set_num(v, row, f64::from_bits(NUM_ABSENT)),
             (AttrData::Number(v), Cell::Null) => set_num(v, row, f64::from_bits(NUM_NULL)),
             (AttrData::Number(v), Cell::Num(x)) if !x.is_nan() => set_num(v, row, x),
+            (AttrData::Integer(v), Cell::Absent) => set_int(v, row, INT_ABSENT),
+            (AttrData::Integer(v), Cell::Null) => set_int(v, row, INT_NULL),
+            (AttrData::Integer(v), Cell::Num(x)) => match as_integer(x) {
+                Some(i) => set_int(v, row, i),
+                None => false,
+            },
             (AttrData::Bool(v), Cell::Absent) => set_byte(v, row, BOOL_ABSENT),
             (AttrData::Bool(v), Cell::Null) => set_byte(v, row, BOOL_NULL),
             (AttrData::Bool(v), Cell::Bool(b)) => set_byte(v, row, u8::from(b)),
@@ -436,6 +355,14 @@ impl AttrColumn {
         if uniform {
             let first = cells.iter().copied().find(|c| kind_of(*c).is_some());
             let mut typed = AttrColumn::new(cells.len(), first.unwrap_or(Cell::Absent));
+            // Numbers that are not all integers go to `f64` at once, so that
+            // no `set` below retypes the column again.
+            let all_integers = cells
+                .iter()
+                .all(|c| !matches!(c, Cell::Num(x) if as_integer(*x).is_none()));
+            if !all_integers && matches!(typed.data, AttrData::Integer(_)) {
+                typed.data = AttrData::Number(vec![f64::from_bits(NUM_ABSENT); cells.len()]);
+            }
             typed.dict = std::mem::take(&mut rebuilt.dict);
             for (r, c) in cells.iter().enumerate() {
                 typed.set(r, *c);
@@ -452,6 +379,7 @@ impl AttrColumn {
         self.data = match &self.data {
             AttrData::Text(c) => AttrData::Text(c.permute(order)),
             AttrData::Number(v) => AttrData::Number(permute(v, order)),
+            AttrData::Integer(v) => AttrData::Integer(permute(v, order)),
             AttrData::Bool(v) => AttrData::Bool(permute(v, order)),
             AttrData::Mixed(v) => AttrData::Mixed(permute(v, order)),
         };
@@ -461,6 +389,7 @@ impl AttrColumn {
         let values = match &self.data {
             AttrData::Text(c) => c.heap_bytes(),
             AttrData::Number(v) => v.capacity() * 8,
+            AttrData::Integer(v) => v.capacity() * 2,
             AttrData::Bool(v) => v.capacity(),
             AttrData::Mixed(v) => v.capacity() * std::mem::size_of::<Cell>(),
         };
@@ -489,6 +418,10 @@ impl AttrColumn {
             }
             AttrData::Bool(v) => {
                 w.u8(4)?;
+                w.slice(v)?;
+            }
+            AttrData::Integer(v) => {
+                w.u8(6)?;
                 w.slice(v)?;
             }
             AttrData::Mixed(cells) => {
@@ -521,6 +454,7 @@ impl AttrColumn {
             2 => AttrData::Text(Codes::U32(r.vec()?)),
             3 => AttrData::Number(r.vec()?),
             4 => AttrData::Bool(r.vec()?),
+            6 => AttrData::Integer(r.vec()?),
             5 => {
                 let n = r.u64()?;
                 let mut cells = Vec::new();
@@ -570,6 +504,11 @@ fn set_num(v: &mut [f64], row: usize, x: f64) -> bool {
     true
 }
 
+fn set_int(v: &mut [i16], row: usize, i: i16) -> bool {
+    v[row] = i;
+    true
+}
+
 fn set_byte(v: &mut [u8], row: usize, b: u8) -> bool {
     v[row] = b;
     true
@@ -615,6 +554,48 @@ mod tests {
         );
     }
 
+    /// Integers take 2 bytes until a number does not fit; then the column
+    /// becomes `f64` once, keeping every value, absent and `null`.
+    #[test]
+    fn integers_stay_narrow_until_a_number_does_not_fit() {
+        for wide in [2.5, 40_000.0, -32_767.0, -0.0, 1e300] {
+            let mut c = AttrColumn::new(1, Cell::Num(3.0));
+            c.set(0, Cell::Num(3.0));
+            for cell in [
+                Cell::Num(5.0),
+                Cell::Null,
+                Cell::Absent,
+                Cell::Num(-32_766.0),
+            ] {
+                c.push(cell);
+            }
+            c.push(Cell::Num(32_767.0));
+            assert!(matches!(c.data, AttrData::Integer(_)), "{wide}");
+            assert_eq!(c.cell_bytes(), 2);
+            assert_eq!(c.number(2), None, "null");
+            assert_eq!(c.number(4), Some(-32_766.0));
+            let k = c.kinds_present();
+            assert!(k.number && k.null && !k.string);
+            let mut bytes = Vec::new();
+            c.write_to(&mut Writer(&mut bytes)).unwrap();
+            let back = AttrColumn::read_from(&mut Reader(&bytes[..])).unwrap();
+            assert_eq!(cells(&back), cells(&c));
+            c.push(Cell::Num(wide));
+            assert!(matches!(c.data, AttrData::Number(_)), "{wide}");
+            let want = [3.0, 5.0, f64::NAN, f64::NAN, -32_766.0, 32_767.0, wide];
+            let got: Vec<Cell> = cells(&c);
+            assert_eq!(got[2], Cell::Null);
+            assert_eq!(got[3], Cell::Absent);
+            for (i, x) in want.iter().enumerate().filter(|(_, x)| !x.is_nan()) {
+                assert_eq!(
+                    c.number(i as u32).map(f64::to_bits),
+                    Some(x.to_bits()),
+                    "{wide}: row {i}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn string_codes_widen_as_the_dictionary_grows() {
         let mut c = AttrColumn::new(1, Cell::Str(0));
@@ -635,7 +616,7 @@ mod tests {
         let mut c = AttrColumn::new(0, Cell::Null);
         c.push(Cell::Null);
         c.push(Cell::Num(3.0)); // only nulls before: becomes numeric
-        assert!(matches!(c.data, AttrData::Number(_)));
+        assert!(matches!(c.data, AttrData::Integer(_)));
         let s = c.encode(&AttrValue::Str("x".into()));
         c.push(s);
         c.push(Cell::Bool(true));

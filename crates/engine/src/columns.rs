@@ -10,7 +10,7 @@ use flowseg_rules::plan::ValueTest;
 use roaring::RoaringBitmap;
 
 use crate::dict::{Dictionary, Verdicts};
-use crate::narrow::{Code, Codes, Dates, Numbers};
+use crate::narrow::{CODE_ABSENT, CODE_NULL, Code, Codes, Dates, Numbers};
 use crate::scan::filter;
 use crate::snapshot::{Reader, Writer, invalid};
 
@@ -61,8 +61,8 @@ impl Column {
             Column::Text { codes, dict } => codes.set(
                 i,
                 match value {
-                    Some(Value::Text(s)) if !s.is_empty() => Some(dict.intern(s)),
-                    _ => None,
+                    Some(Value::Text(s)) if !s.is_empty() => dict.intern(s),
+                    _ => CODE_ABSENT,
                 },
             ),
             Column::Number(v) => v.set(
@@ -99,9 +99,10 @@ impl Column {
     pub fn get(&self, ordinal: u32) -> Option<Value> {
         let i = ordinal as usize;
         match self {
-            Column::Text { codes, dict } => {
-                codes.get(i).map(|c| Value::Text(dict.get(c).to_string()))
-            }
+            Column::Text { codes, dict } => (i < codes.len())
+                .then(|| codes.get(i))
+                .filter(|c| *c < CODE_NULL)
+                .map(|c| Value::Text(dict.get(c).to_string())),
             Column::Number(v) => v.get(i).map(Value::Number),
             Column::Date(v) => v.get(i).map(Value::Date),
             Column::Bool { trues, falses } => {
@@ -123,16 +124,16 @@ impl Column {
         let by_member = scope.len().saturating_mul(16) < self.len() as u64;
         match (self, test) {
             (Column::Text { codes, .. }, ValueTest::HasValue) => match codes {
-                Codes::Byte(v) => with_code(v, scope, by_member),
-                Codes::Short(v) => with_code(v, scope, by_member),
-                Codes::Word(v) => with_code(v, scope, by_member),
+                Codes::U8(v) => with_code(v, scope, by_member),
+                Codes::U16(v) => with_code(v, scope, by_member),
+                Codes::U32(v) => with_code(v, scope, by_member),
             },
             (Column::Text { codes, dict }, ValueTest::Text(t)) => {
                 let pass = &dict.text_verdicts(t);
                 match codes {
-                    Codes::Byte(v) => select_text(v, pass, scope, by_member),
-                    Codes::Short(v) => select_text(v, pass, scope, by_member),
-                    Codes::Word(v) => select_text(v, pass, scope, by_member),
+                    Codes::U8(v) => select_text(v, pass, scope, by_member),
+                    Codes::U16(v) => select_text(v, pass, scope, by_member),
+                    Codes::U32(v) => select_text(v, pass, scope, by_member),
                 }
             }
             (Column::Number(v), ValueTest::HasValue) => v.with_value(scope, by_member),
@@ -231,7 +232,7 @@ impl Column {
 
 /// The members of `scope` that have a text value.
 fn with_code<C: Code>(codes: &[C], scope: &RoaringBitmap, by_member: bool) -> RoaringBitmap {
-    filter(codes, scope, by_member, |c| *c != C::NONE)
+    filter(codes, scope, by_member, |c| *c < C::NULL)
 }
 
 /// The members of `scope` whose code passes `pass`. The verdicts decide the
@@ -241,8 +242,8 @@ fn with_code<C: Code>(codes: &[C], scope: &RoaringBitmap, by_member: bool) -> Ro
 /// code, 1.5 ms and more as the dictionary outgrows the cache. With `u8`
 /// codes `Customer_Status = "VIP"` took the same time at `large` (0.39–0.76
 /// against 0.45–0.93 ms): fixed costs dominate there, and the narrower
-/// codes are kept for memory. `C::NONE` is never a code, so it never
-/// equals one or falls below 64.
+/// codes are kept for memory. The reserved codes (absent, `null`) are the
+/// two largest of each width: never a dictionary code, never below 64.
 fn select_text<C: Code>(
     codes: &[C],
     pass: &Verdicts,
@@ -269,7 +270,7 @@ fn select_text<C: Code>(
         });
     }
     filter(codes, scope, by_member, |c| {
-        *c != C::NONE && pass.get((*c).into())
+        *c < C::NULL && pass.get((*c).into())
     })
 }
 
@@ -278,9 +279,9 @@ fn select_text<C: Code>(
 /// widens as the dictionary grows); `None` only keeps a broken invariant
 /// from turning into wrong verdicts (the caller then takes a wider shape).
 fn in_width<C: Code, const N: usize>(codes: [u32; N]) -> Option<[C; N]> {
-    let mut narrow = [C::NONE; N];
+    let mut narrow = [C::ABSENT; N];
     for (n, c) in narrow.iter_mut().zip(codes) {
-        *n = C::try_from(c).ok().filter(|c| *c != C::NONE)?;
+        *n = C::try_from(c).ok().filter(|c| *c < C::NULL)?;
     }
     Some(narrow)
 }
@@ -294,7 +295,7 @@ mod tests {
     /// in each code width.
     #[test]
     fn each_text_scan_shape_selects_exactly_the_passing_codes() {
-        const NO_TEXT: u32 = u32::NONE;
+        const NO_TEXT: u32 = u32::ABSENT;
         let mut dict = Dictionary::default();
         for i in 0..200 {
             dict.intern(&format!("s{i}"));

@@ -20,7 +20,7 @@ use flowseg_rules::plan::{AttrPlan, AttrTest};
 use roaring::RoaringBitmap;
 
 pub use crate::attr_column::{AttrColumn, Cell};
-use crate::attr_column::{NUM_ABSENT, NUM_NULL, Stored, permute};
+use crate::attr_column::{INT_ABSENT, INT_NULL, NUM_ABSENT, NUM_NULL, Stored, permute};
 use crate::dict::Verdicts;
 use crate::snapshot::{Reader, Writer, invalid};
 
@@ -490,6 +490,7 @@ enum RowTest<'p, 'c> {
     Codes32(&'c [u32]),
     /// Numbers, under a numeric test.
     Numbers(&'c [f64], &'p flowseg_rules::plan::NumberTest),
+    Integers(&'c [i16], &'p flowseg_rules::plan::NumberTest),
     /// Final verdicts on `false`, `true`, absent and `null`, by byte.
     Bools(&'c [u8], [bool; 4]),
     /// Anything else: decoded cell by cell.
@@ -519,6 +520,7 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
             (Some(Stored::Codes16(v)), _) if string_pass.is_some() => RowTest::Codes16(v),
             (Some(Stored::Codes32(v)), _) if string_pass.is_some() => RowTest::Codes32(v),
             (Some(Stored::Numbers(v)), AttrTest::Number(t)) => RowTest::Numbers(v, t),
+            (Some(Stored::Integers(v)), AttrTest::Number(t)) => RowTest::Integers(v, t),
             (Some(Stored::Bools(v)), _) => RowTest::Bools(v, [bools[0], bools[1], absent, null]),
             _ => RowTest::Cells,
         };
@@ -550,6 +552,11 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
                     _ => test.matches(x) != self.plan.negated,
                 }
             }
+            RowTest::Integers(values, test) => match values[r] {
+                INT_ABSENT => self.absent,
+                INT_NULL => self.null,
+                i => test.matches(f64::from(i)) != self.plan.negated,
+            },
             RowTest::Bools(bytes, verdicts) => verdicts
                 .get(usize::from(bytes[r]))
                 .copied()

@@ -335,115 +335,171 @@ impl Dates {
     }
 }
 
-/// A dictionary code in one width; its largest value means no value, so
-/// it is never a code of that width.
+/// A dictionary code in one width. The largest value of each width is
+/// "absent" (a field's "no value") and the one below it `null` (event
+/// attributes only); codes use the rest.
 pub(crate) trait Code:
-    Copy + Sync + PartialOrd + Into<u32> + TryFrom<u32> + From<u8>
+    Copy + Sync + PartialOrd + Into<u32> + TryFrom<u32> + From<u8> + bytemuck::Pod
 {
-    const NONE: Self;
+    const ABSENT: Self;
+    const NULL: Self;
 }
 
-impl Code for u8 {
-    const NONE: u8 = u8::MAX;
+macro_rules! code_width {
+    ($t:ty) => {
+        impl Code for $t {
+            const ABSENT: $t = <$t>::MAX;
+            const NULL: $t = <$t>::MAX - 1;
+        }
+    };
+}
+code_width!(u8);
+code_width!(u16);
+code_width!(u32);
+
+/// Width-independent reserved codes (as [`Codes::get`] returns them).
+pub(crate) const CODE_ABSENT: u32 = u32::MAX;
+pub(crate) const CODE_NULL: u32 = u32::MAX - 1;
+
+/// A reserved or dictionary code in width `C`.
+fn to_width<C: Code>(code: u32) -> C {
+    match code {
+        CODE_ABSENT => C::ABSENT,
+        CODE_NULL => C::NULL,
+        // `set` widened the column first, so the code fits.
+        c => C::try_from(c).unwrap_or(C::ABSENT),
+    }
 }
 
-impl Code for u16 {
-    const NONE: u16 = u16::MAX;
+fn from_width<C: Code>(v: C) -> u32 {
+    if v == C::ABSENT {
+        CODE_ABSENT
+    } else if v == C::NULL {
+        CODE_NULL
+    } else {
+        v.into()
+    }
 }
 
-impl Code for u32 {
-    const NONE: u32 = u32::MAX;
+fn rewidth<A: Code, B: Code>(v: &[A]) -> Vec<B> {
+    v.iter().map(|x| to_width::<B>(from_width(*x))).collect()
 }
 
-/// A text column's dictionary codes. Codes are handed out in order, so a
-/// column widens when its dictionary outgrows 255, then 65,535 strings.
+/// Dictionary codes (of a text field or a string event attribute) in the
+/// narrowest of three widths. Codes are handed out in order, so a column
+/// widens when its dictionary outgrows 253, then 65,533 strings.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Codes {
-    Byte(Vec<u8>),
-    Short(Vec<u16>),
-    Word(Vec<u32>),
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+    U32(Vec<u32>),
 }
 
 impl Default for Codes {
     fn default() -> Self {
-        Codes::Byte(Vec::new())
+        Codes::U8(Vec::new())
     }
 }
 
 impl Codes {
-    /// Sets (or clears, with `None`) the code at `i`, widening the column
-    /// first if the code does not fit its width.
-    pub fn set(&mut self, i: usize, code: Option<u32>) {
-        if let Some(c) = code {
-            if let Codes::Byte(v) = self
-                && c >= u32::from(u8::NONE)
-            {
-                *self = Codes::Short(v.iter().map(|c| widen_code(*c)).collect());
-            }
-            if let Codes::Short(v) = self
-                && c >= u32::from(u16::NONE)
-            {
-                *self = Codes::Word(v.iter().map(|c| widen_code(*c)).collect());
-            }
-        }
-        match self {
-            Codes::Byte(v) => put_code(v, i, code),
-            Codes::Short(v) => put_code(v, i, code),
-            Codes::Word(v) => put_code(v, i, code),
-        }
-    }
-
-    pub fn get(&self, i: usize) -> Option<u32> {
-        match self {
-            Codes::Byte(v) => code_at(v, i),
-            Codes::Short(v) => code_at(v, i),
-            Codes::Word(v) => code_at(v, i),
-        }
-    }
-
     pub fn len(&self) -> usize {
         match self {
-            Codes::Byte(v) => v.len(),
-            Codes::Short(v) => v.len(),
-            Codes::Word(v) => v.len(),
+            Codes::U8(v) => v.len(),
+            Codes::U16(v) => v.len(),
+            Codes::U32(v) => v.len(),
+        }
+    }
+
+    /// The code at `row`, or [`CODE_ABSENT`] / [`CODE_NULL`].
+    #[inline]
+    pub fn get(&self, row: usize) -> u32 {
+        match self {
+            Codes::U8(v) => from_width(v[row]),
+            Codes::U16(v) => from_width(v[row]),
+            Codes::U32(v) => from_width(v[row]),
+        }
+    }
+
+    /// Makes room for `code` (widening when a dictionary code does not fit).
+    fn fit(&mut self, code: u32) {
+        let fits = |absent: u32| code >= CODE_NULL || code < absent - 1;
+        if let Codes::U8(v) = self
+            && !fits(u8::ABSENT.into())
+        {
+            *self = Codes::U16(rewidth(v));
+        }
+        if let Codes::U16(v) = self
+            && !fits(u16::ABSENT.into())
+        {
+            *self = Codes::U32(rewidth(v));
+        }
+    }
+
+    pub fn push(&mut self, code: u32) {
+        self.fit(code);
+        match self {
+            Codes::U8(v) => v.push(to_width(code)),
+            Codes::U16(v) => v.push(to_width(code)),
+            Codes::U32(v) => v.push(to_width(code)),
+        }
+    }
+
+    /// Sets the code at `row`, growing the column with absent codes when
+    /// `row` is past its end.
+    pub fn set(&mut self, row: usize, code: u32) {
+        self.fit(code);
+        match self {
+            Codes::U8(v) => put(v, row, code),
+            Codes::U16(v) => put(v, row, code),
+            Codes::U32(v) => put(v, row, code),
+        }
+    }
+
+    pub fn permute(&self, order: &[u32]) -> Codes {
+        use crate::attr_column::permute;
+        match self {
+            Codes::U8(v) => Codes::U8(permute(v, order)),
+            Codes::U16(v) => Codes::U16(permute(v, order)),
+            Codes::U32(v) => Codes::U32(permute(v, order)),
         }
     }
 
     pub fn heap_bytes(&self) -> usize {
         match self {
-            Codes::Byte(v) => v.len(),
-            Codes::Short(v) => v.len() * 2,
-            Codes::Word(v) => v.len() * 4,
+            Codes::U8(v) => v.capacity(),
+            Codes::U16(v) => v.capacity() * 2,
+            Codes::U32(v) => v.capacity() * 4,
         }
     }
 
-    /// The largest code held, if any (to check a snapshot against its
-    /// dictionary).
+    /// The largest dictionary code held, if any (to check a snapshot
+    /// against its dictionary).
     pub fn max_code(&self) -> Option<u32> {
         fn max<C: Code>(v: &[C]) -> Option<u32> {
             v.iter()
-                .filter(|c| **c != C::NONE)
+                .filter(|c| **c < C::NULL)
                 .map(|c| (*c).into())
                 .max()
         }
         match self {
-            Codes::Byte(v) => max(v),
-            Codes::Short(v) => max(v),
-            Codes::Word(v) => max(v),
+            Codes::U8(v) => max(v),
+            Codes::U16(v) => max(v),
+            Codes::U32(v) => max(v),
         }
     }
 
+    /// A text field's layout in the snapshot: a width tag, then the codes.
     pub fn write_to<W: std::io::Write>(&self, w: &mut Writer<W>) -> std::io::Result<()> {
         match self {
-            Codes::Byte(v) => {
+            Codes::U8(v) => {
                 w.u8(1)?;
                 w.slice(v)
             }
-            Codes::Short(v) => {
+            Codes::U16(v) => {
                 w.u8(2)?;
                 w.slice(v)
             }
-            Codes::Word(v) => {
+            Codes::U32(v) => {
                 w.u8(4)?;
                 w.slice(v)
             }
@@ -452,26 +508,17 @@ impl Codes {
 
     pub fn read_from<R: std::io::Read>(r: &mut Reader<R>) -> std::io::Result<Codes> {
         Ok(match r.u8()? {
-            1 => Codes::Byte(r.vec()?),
-            2 => Codes::Short(r.vec()?),
-            4 => Codes::Word(r.vec()?),
+            1 => Codes::U8(r.vec()?),
+            2 => Codes::U16(r.vec()?),
+            4 => Codes::U32(r.vec()?),
             _ => return Err(invalid("an unknown text code width")),
         })
     }
 }
 
-/// A code in the next width, "no value" staying "no value".
-fn widen_code<C: Code, W: Code + From<C>>(c: C) -> W {
-    if c == C::NONE { W::NONE } else { W::from(c) }
-}
-
-fn put_code<C: Code>(v: &mut Vec<C>, i: usize, code: Option<u32>) {
-    grow(v, i, C::NONE);
-    v[i] = code.and_then(|c| C::try_from(c).ok()).unwrap_or(C::NONE);
-}
-
-fn code_at<C: Code>(v: &[C], i: usize) -> Option<u32> {
-    v.get(i).filter(|c| **c != C::NONE).map(|c| (*c).into())
+fn put<C: Code>(v: &mut Vec<C>, row: usize, code: u32) {
+    grow(v, row, C::ABSENT);
+    v[row] = to_width(code);
 }
 
 /// Extends `v` with `fill` (no value) up to index `i`.
@@ -718,39 +765,53 @@ mod tests {
         assert_eq!(days.get(7), Some(DAY_MS + 1));
     }
 
-    /// Text codes widen as the dictionary grows past 255, then 65,535
-    /// strings; "no value" stays "no value" and every code is kept.
+    /// Text codes widen as the dictionary grows past 253, then 65,533
+    /// strings; absent and `null` stay what they are and every code is
+    /// kept.
     #[test]
     fn text_codes_widen_with_their_dictionary() {
         let mut codes = Codes::default();
-        let want: Vec<Option<u32>> = (0..70_000u32).map(|c| (c % 5 != 1).then_some(c)).collect();
+        let want: Vec<u32> = (0..70_000u32)
+            // 253, 254, 65533 and 65534 (each width's edges) are codes.
+            .map(|c| match c % 11 {
+                9 => CODE_ABSENT,
+                10 => CODE_NULL,
+                _ => c,
+            })
+            .collect();
         for (i, c) in want.iter().enumerate() {
             codes.set(i, *c);
             let expected = match i {
-                0..=254 => "byte",
-                255..=65534 => "short",
-                _ => "word",
+                0..=253 => "u8",
+                254..=65533 => "u16",
+                _ => "u32",
             };
             let got = match codes {
-                Codes::Byte(_) => "byte",
-                Codes::Short(_) => "short",
-                Codes::Word(_) => "word",
+                Codes::U8(_) => "u8",
+                Codes::U16(_) => "u16",
+                Codes::U32(_) => "u32",
             };
-            // A position without a code does not widen the column.
-            if c.is_some() {
+            // A reserved code does not widen the column.
+            if *c < CODE_NULL {
                 assert_eq!(got, expected, "after code {i}");
             }
         }
         assert!((0..want.len()).all(|i| codes.get(i) == want[i]));
         assert_eq!(codes.max_code(), Some(69_999));
-        assert_eq!(codes.heap_bytes(), 4 * want.len());
+        assert!(codes.heap_bytes() >= 4 * want.len(), "capacity in u32s");
         let mut bytes = Vec::new();
         codes.write_to(&mut Writer(&mut bytes)).unwrap();
         assert_eq!(Codes::read_from(&mut Reader(&bytes[..])).unwrap(), codes);
         let mut small = Codes::default();
-        small.set(3, Some(7));
-        assert_eq!(small, Codes::Byte(vec![u8::NONE, u8::NONE, u8::NONE, 7]));
+        small.set(3, 7);
+        assert_eq!(
+            small,
+            Codes::U8(vec![u8::ABSENT, u8::ABSENT, u8::ABSENT, 7])
+        );
         assert_eq!(small.max_code(), Some(7));
+        small.push(CODE_NULL);
+        assert_eq!(small.get(4), CODE_NULL);
+        assert_eq!(small.len(), 5);
     }
 
     #[test]

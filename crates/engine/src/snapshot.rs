@@ -22,8 +22,10 @@ use crate::index::AccountIndex;
 
 const MAGIC: &[u8; 8] = b"FSEGIDX\0";
 /// Bump whenever the layout of any written type changes (2: event seqs;
-/// 3: number and date columns in their narrowest width; 4: text codes too).
-const VERSION: u32 = 4;
+/// 3: number and date columns in their narrowest width; 4: text codes too;
+/// 5: text codes reserve the two largest values of each width, as event
+/// attribute codes do).
+const VERSION: u32 = 5;
 pub const FILE: &str = "index.snapshot";
 
 pub fn path(dir: &Path) -> PathBuf {
