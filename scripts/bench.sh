@@ -31,7 +31,10 @@ esac
 SEED="${SEED:-42}"
 if [ "$CHECK" = 1 ]; then
     REPS="${REPS:-1}"
+    # A check compares result sets only: no runs beyond REPS.
+    MIN_MS=0
 else
+    MIN_MS="${MIN_MS:-500}"
     case "$SCALE" in
         quick|small|medium) REPS="${REPS:-15}" ;;
         large) REPS="${REPS:-7}" ;;
@@ -82,7 +85,7 @@ capped() {
         "$@"
     fi
 }
-capped "$BENCH" eval --dir "$DATA" --reps "$REPS" --results "$RESULTS"
+capped "$BENCH" eval --dir "$DATA" --reps "$REPS" --min-ms "$MIN_MS" --results "$RESULTS"
 
 echo "== peers"
 PEER_ARGS=()
@@ -91,7 +94,7 @@ case "$SCALE" in
     large|xl) PEER_ARGS=(--duckdb-file "$RESULTS/duckdb.db") ;;
 esac
 "$VENV/bin/python" bench/peers/run.py --data "$DATA" --suite "$RESULTS/suite.json" \
-    --results "$RESULTS" --reps "$REPS" "${PEER_ARGS[@]}"
+    --results "$RESULTS" --reps "$REPS" --min-ms "$MIN_MS" "${PEER_ARGS[@]}"
 
 if [ "$CHECK" = 1 ]; then
     echo "== result equality"

@@ -51,11 +51,16 @@ def write_ids(path, ids):
     return len(ids)
 
 
-def measure(name, run, reps):
+# At least `reps` measured runs, and more while they add up to less than
+# `min_ms`, up to MAX_RUNS: the rule of flowseg's own runs (bench/src/runs.rs).
+MAX_RUNS = 1000
+
+
+def measure(name, run, reps, min_ms):
     run()  # warm-up
     times = []
     ids = None
-    for _ in range(reps):
+    while len(times) < reps or (sum(times) < min_ms and len(times) < MAX_RUNS):
         t = time.perf_counter()
         ids = run()
         times.append((time.perf_counter() - t) * 1e3)
@@ -134,6 +139,7 @@ def main():
     ap.add_argument("--suite", required=True)
     ap.add_argument("--results", required=True)
     ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--min-ms", type=float, default=500.0)
     ap.add_argument("--engines", default="duckdb,chdb")
     ap.add_argument("--duckdb-file", help="keep DuckDB's tables in this database file")
     args = ap.parse_args()
@@ -153,7 +159,7 @@ def main():
         for seg in suite["segments"]:
             sql = seg[dialect]
             try:
-                times, ids = measure(seg["name"], lambda: engine.run(sql), args.reps)
+                times, ids = measure(seg["name"], lambda: engine.run(sql), args.reps, args.min_ms)
             except Exception as e:  # a failing query is reported, not fatal
                 print(f"{engine_name}: {seg['name']} failed: {e}", file=sys.stderr)
                 out["segments"][seg["name"]] = {"error": str(e)}

@@ -35,7 +35,7 @@ pub fn proc_kib(path: &str, key: &str) -> Option<u64> {
     })
 }
 
-pub fn run(data: &Path, now: i64, reps: usize, out: &Path) -> Result<(), String> {
+pub fn run(data: &Path, now: i64, reps: usize, min_ms: f64, out: &Path) -> Result<(), String> {
     let ids_dir = out.join("flowseg");
     std::fs::create_dir_all(&ids_dir).map_err(|e| e.to_string())?;
     let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -80,8 +80,9 @@ pub fn run(data: &Path, now: i64, reps: usize, out: &Path) -> Result<(), String>
         let rule = seg.rule();
         let mut times = Vec::with_capacity(reps);
         let mut members = None;
-        // One warm-up run, then the measured ones.
-        for rep in 0..=reps {
+        // One warm-up run, then the measured ones (see `crate::runs`).
+        let mut rep = 0;
+        while rep == 0 || crate::runs::more(&times, reps, min_ms) {
             let t = Instant::now();
             let (_, plan) = source
                 .plan(&rule, "/rule", index.schema(), None)
@@ -92,6 +93,7 @@ pub fn run(data: &Path, now: i64, reps: usize, out: &Path) -> Result<(), String>
                 times.push(ms);
             }
             members = Some(result);
+            rep += 1;
         }
         let members = members.unwrap_or_default();
         let mut f = std::io::BufWriter::new(

@@ -20,6 +20,7 @@ mod load;
 mod ops;
 mod report;
 mod rng;
+mod runs;
 mod suite;
 mod vocab;
 
@@ -84,6 +85,10 @@ enum Command {
         dir: PathBuf,
         #[arg(long, default_value_t = 15)]
         reps: usize,
+        /// Keep running a segment until its runs add up to this many ms
+        /// (0 for exactly `reps` runs).
+        #[arg(long, default_value_t = runs::MIN_MS)]
+        min_ms: f64,
         #[arg(long)]
         results: PathBuf,
     },
@@ -124,7 +129,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Gen { scale, seed, dir } => generate(&scale, seed, &dir),
         Command::Suite { out } => write_suite(&out),
-        Command::Eval { dir, reps, results } => eval::run(&dir, now_ms(), reps, &results),
+        Command::Eval {
+            dir,
+            reps,
+            min_ms,
+            results,
+        } => eval::run(&dir, now_ms(), reps, min_ms, &results),
         Command::Ops {
             dir,
             flowseg,

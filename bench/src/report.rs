@@ -332,8 +332,16 @@ fn scale_section(
 ) -> String {
     let contacts = meta["contacts"].as_f64().unwrap_or(0.0);
     let events = meta["events"].as_f64().unwrap_or(0.0);
-    let reps = times(flowseg, rows[0].name).len();
-    let peer_reps = times(&peers[0], rows[0].name).len();
+    // Runs per segment vary (`crate::runs`); the report gives the fewest.
+    let fewest = |engine: &Value| {
+        rows.iter()
+            .map(|r| times(engine, r.name).len())
+            .min()
+            .unwrap_or(0)
+    };
+    let reps = fewest(flowseg);
+    let peer_reps = peers.iter().map(fewest).min().unwrap_or(0);
+    let min_s = crate::runs::MIN_MS / 1e3;
     let commit = std::fs::read_to_string(results.join("commit"))
         .map_or_else(|_| "unknown".to_string(), |c| format!("`{}`", c.trim()));
     let mut s = String::new();
@@ -347,9 +355,10 @@ fn scale_section(
         s,
         "flowseg at commit {}, seed {}, every rule evaluated as of {}. Measured {} on {}; DuckDB {} ({}), chDB {} ({}). \
          Times are wall-clock milliseconds per evaluation returning the member ids \
-         (flowseg: rule planned and evaluated to a bitmap in-process, {reps} runs after a \
-         warm-up; peers: the SQL run from Python with the ids fetched as an array, \
-         {peer_reps} runs after a warm-up). Ratios are peer median / flowseg median. \
+         (flowseg: rule planned and evaluated to a bitmap in-process; peers: the SQL run \
+         from Python with the ids fetched as an array). Each engine runs each segment once \
+         to warm up, then at least {reps} (flowseg) or {peer_reps} (peers) times and, for \
+         fast segments, until the runs add up to {min_s} s. Ratios are peer median / flowseg median. \
          \"equal\" means both peers returned exactly flowseg's set of contact ids. \
          The machine is shared with other work (load average {} when flowseg's runs \
          began), so the p95 columns carry that noise.\n",
