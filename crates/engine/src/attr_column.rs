@@ -252,8 +252,10 @@ impl AttrColumn {
         k
     }
 
-    /// The number of a row, if it holds one (aggregates).
-    #[inline]
+    /// The number of a row, if it holds one (aggregates). Always inlined:
+    /// with the integer arm, plain `#[inline]` left `low_ratings_avg` at
+    /// `large` ~8% slower (10.8–11.1 against 9.9–10.5 ms, alternating runs).
+    #[inline(always)]
     pub fn number(&self, row: u32) -> Option<f64> {
         match &self.data {
             AttrData::Number(v) => {
