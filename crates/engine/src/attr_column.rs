@@ -402,17 +402,11 @@ impl AttrColumn {
 impl AttrColumn {
     pub fn write_to<W: std::io::Write>(&self, w: &mut Writer<W>) -> std::io::Result<()> {
         match &self.data {
-            AttrData::Text(Codes::U8(v)) => {
+            AttrData::Text(codes) => {
+                // The codes' own layout (a width tag, then the codes), as
+                // text fields write theirs.
                 w.u8(0)?;
-                w.slice(v)?;
-            }
-            AttrData::Text(Codes::U16(v)) => {
-                w.u8(1)?;
-                w.slice(v)?;
-            }
-            AttrData::Text(Codes::U32(v)) => {
-                w.u8(2)?;
-                w.slice(v)?;
+                codes.write_to(w)?;
             }
             AttrData::Number(v) => {
                 w.u8(3)?;
@@ -451,9 +445,7 @@ impl AttrColumn {
 
     pub fn read_from<R: std::io::Read>(r: &mut Reader<R>) -> std::io::Result<AttrColumn> {
         let data = match r.u8()? {
-            0 => AttrData::Text(Codes::U8(r.vec()?)),
-            1 => AttrData::Text(Codes::U16(r.vec()?)),
-            2 => AttrData::Text(Codes::U32(r.vec()?)),
+            0 => AttrData::Text(Codes::read_from(r)?),
             3 => AttrData::Number(r.vec()?),
             4 => AttrData::Bool(r.vec()?),
             6 => AttrData::Integer(r.vec()?),

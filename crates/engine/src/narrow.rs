@@ -488,7 +488,8 @@ impl Codes {
         }
     }
 
-    /// A text field's layout in the snapshot: a width tag, then the codes.
+    /// The snapshot layout (text fields and string attributes alike): a
+    /// width tag, then the codes.
     pub fn write_to<W: std::io::Write>(&self, w: &mut Writer<W>) -> std::io::Result<()> {
         match self {
             Codes::U8(v) => {

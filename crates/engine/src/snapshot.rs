@@ -24,8 +24,9 @@ const MAGIC: &[u8; 8] = b"FSEGIDX\0";
 /// Bump whenever the layout of any written type changes (2: event seqs;
 /// 3: number and date columns in their narrowest width; 4: text codes too;
 /// 5: text codes reserve the two largest values of each width, as event
-/// attribute codes do).
-const VERSION: u32 = 5;
+/// attribute codes do; 6: string attributes write their codes in the same
+/// layout as text fields).
+const VERSION: u32 = 6;
 pub const FILE: &str = "index.snapshot";
 
 pub fn path(dir: &Path) -> PathBuf {
