@@ -352,24 +352,29 @@ impl EventMatcher<'_, '_> {
             match &self.plan.measure {
                 _ if self.follow.is_some() => {
                     let mut scratch = Scratch::default();
-                    self.sweep_part(start..end, tail, &mut words, |o, _| {
+                    self.sweep_part(start..end, tail, &mut words, true, |o, _| {
                         self.outcome(o, &mut scratch).holds
                     })
                 }
                 MeasurePlan::Count(_) if self.filters.is_empty() => {
-                    self.sweep_part(start..end, tail, &mut words, |_, rows| {
+                    self.sweep_part(start..end, tail, &mut words, true, |_, rows| {
                         let n =
                             window_len_capped(p.times(rows), self.lo, self.cut_at, self.count_cap);
                         self.count_verdict(n)
                     })
                 }
+                MeasurePlan::Count(_) if self.row_pass => {
+                    self.sweep_counts(start..end, tail, &mut words);
+                }
                 MeasurePlan::Count(_) => {
-                    self.sweep_part(start..end, tail, &mut words, |_, rows| {
+                    self.sweep_part(start..end, tail, &mut words, true, |_, rows| {
                         self.count_verdict(self.count_latest_passing(rows))
                     })
                 }
                 MeasurePlan::Aggregate { .. } => {
-                    self.sweep_part(start..end, tail, &mut words, |_, rows| self.holds_in(rows))
+                    self.sweep_part(start..end, tail, &mut words, true, |_, rows| {
+                        self.holds_in(rows)
+                    })
                 }
             }
             words
@@ -384,12 +389,15 @@ impl EventMatcher<'_, '_> {
     /// whose verdicts go to `words` (bit 0 is `ordinals.start`): a contact
     /// with only base rows is decided by `verdict` on its range, one with
     /// tail rows (listed in `tail`, ascending) by the general path.
+    /// `reads_rows`: whether `verdict` reads the contact's rows (which are
+    /// then asked for ahead) rather than what a row pass left.
     #[inline(always)]
     fn sweep_part(
         &self,
         ordinals: std::ops::Range<usize>,
         tail: &[u32],
         words: &mut [u64],
+        reads_rows: bool,
         mut verdict: impl FnMut(u32, std::ops::Range<u32>) -> bool,
     ) {
         let p = self.partition;
@@ -401,7 +409,8 @@ impl EventMatcher<'_, '_> {
         };
         // Whether anything is read past the contact directory (a count over
         // every row, with no window and nothing after it, is not).
-        let reads_rows = self.lo != i64::MIN || self.cut_at.is_some() || !self.filters.is_empty();
+        let reads_rows = reads_rows
+            && (self.lo != i64::MIN || self.cut_at.is_some() || !self.filters.is_empty());
         let mut from = ordinals.start;
         let mut scratch = Scratch::default();
         for stop in tail.iter().map(|t| *t as usize).chain([ordinals.end]) {
@@ -420,6 +429,51 @@ impl EventMatcher<'_, '_> {
             }
             if stop < ordinals.end {
                 set(stop, self.holds(stop as u32, &mut scratch));
+            }
+            from = stop + 1;
+        }
+    }
+
+    /// [`sweep_part`](EventMatcher::sweep_part) for a count decided row by
+    /// row first ([`crate::row_pass`]): a contact's count is the kept rows
+    /// before its range's end less those before its start, and its verdict
+    /// is looked up, with no branch on the data (a contact without rows
+    /// gets no bit). The caller has checked that the count's verdicts are
+    /// tabled (`count_verdicts`) up to its cap.
+    fn sweep_counts(&self, ordinals: std::ops::Range<usize>, tail: &[u32], words: &mut [u64]) {
+        let p = self.partition;
+        let offsets = p.base_offsets();
+        let with_base = offsets.len().saturating_sub(1);
+        let first = ordinals.start;
+        let at = |o: usize| offsets.get(o.min(with_base)).copied().unwrap_or(0);
+        let rows = at(ordinals.start)..at(ordinals.end);
+        let kept = crate::row_pass::KeptRows::new(
+            p.times(rows.clone()),
+            rows.start,
+            self.lo,
+            self.hi,
+            &self.filters,
+        );
+        let cap = self.count_verdicts.len() - 1;
+        let mut from = ordinals.start;
+        let mut scratch = Scratch::default();
+        for stop in tail.iter().map(|t| *t as usize).chain([ordinals.end]) {
+            let until = stop.min(with_base);
+            if from < until {
+                let mut start = offsets[from];
+                let mut kept_before = kept.before(start);
+                for o in from..until {
+                    let end = offsets[o + 1];
+                    let kept_until = kept.before(end);
+                    let count = ((kept_until - kept_before) as usize).min(cap);
+                    let holds = self.count_verdicts[count] & (start < end);
+                    words[(o - first) / 64] |= u64::from(holds) << ((o - first) % 64);
+                    (start, kept_before) = (end, kept_until);
+                }
+            }
+            if stop < ordinals.end {
+                let holds = self.holds(stop as u32, &mut scratch);
+                words[(stop - first) / 64] |= u64::from(holds) << ((stop - first) % 64);
             }
             from = stop + 1;
         }
@@ -455,6 +509,14 @@ impl EventMatcher<'_, '_> {
 /// cells. At `large`, `did login in last 30d` over 1M contacts took 10.7
 /// ms without these requests and 7.6 with them.
 const SWEEP_AHEAD: usize = 128;
+
+/// Rows per contact (on average, in the partition) up to which a sweep of
+/// a count with attribute conditions decides every row first
+/// ([`crate::row_pass`]): with few rows, a contact's times share cache
+/// lines, so reading all of them costs little more than reading its
+/// window's; with many (`Visit`, ~42 at `large`), a recent window is a
+/// small part of the rows.
+const ROW_PASS_ROWS_PER_CONTACT: usize = 16;
 
 /// Reusable buffers for per-contact event work.
 #[derive(Default)]
@@ -505,6 +567,8 @@ pub(crate) struct EventMatcher<'p, 'i> {
     /// `hi`, or `None` when no row is later than it (the common case of a
     /// window ending now, with no event stored ahead of time).
     cut_at: Option<i64>,
+    /// Whether a sweep decides every row first ([`crate::row_pass`]).
+    row_pass: bool,
 }
 
 struct FollowMatcher<'p, 'i> {
@@ -549,6 +613,7 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
             MeasurePlan::Aggregate { .. } => usize::MAX,
         };
         let rows_per_contact = partition.len() / (partition.contacts().len() as usize).max(1);
+        let (follow_is_none, filters_empty) = (follow.is_none(), filters.is_empty());
         let prefetched_columns = filters
             .iter()
             .filter_map(PreparedFilter::column)
@@ -573,6 +638,11 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
                 }
                 _ => Vec::new(),
             },
+            row_pass: follow_is_none
+                && !filters_empty
+                && matches!(plan.measure, MeasurePlan::Count(_))
+                && count_cap <= 1024
+                && rows_per_contact <= ROW_PASS_ROWS_PER_CONTACT,
             // `last_time` is at least every row's time (erased rows' too).
             cut_at: partition
                 .last_time

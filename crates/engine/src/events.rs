@@ -16,7 +16,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use flowseg_model::AttrValue;
-use flowseg_rules::plan::{AttrPlan, AttrTest};
+use flowseg_rules::plan::{AttrPlan, AttrTest, NumberTest};
 use roaring::RoaringBitmap;
 
 pub use crate::attr_column::{AttrColumn, Cell};
@@ -484,15 +484,16 @@ pub struct PreparedFilter<'p, 'c> {
 /// `AttrColumn::cell`, took 15% of `failed_logins_30d`'s samples at
 /// `large`).
 enum RowTest<'p, 'c> {
-    /// Dictionary codes, tested against the verdict on each string.
-    Codes8(&'c [u8]),
+    /// One byte per row — one-byte dictionary codes, or booleans (`false`
+    /// 0, `true` 1, absent 2, `null` 3) — and the final verdict (0 or 1)
+    /// of every byte value: one load per row, no branch.
+    Bytes(&'c [u8], Box<[u8; 256]>),
+    /// Wider dictionary codes, tested against the verdict on each string.
     Codes16(&'c [u16]),
     Codes32(&'c [u32]),
     /// Numbers, under a numeric test.
     Numbers(&'c [f64], &'p flowseg_rules::plan::NumberTest),
     Integers(&'c [i16], &'p flowseg_rules::plan::NumberTest),
-    /// Final verdicts on `false`, `true`, absent and `null`, by byte.
-    Bools(&'c [u8], [bool; 4]),
     /// Anything else: decoded cell by cell.
     Cells,
 }
@@ -516,15 +517,24 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
             verdict(Some(&AttrValue::Bool(true))),
         ];
         let stored = match (column.map(AttrColumn::stored), &plan.test) {
-            (Some(Stored::Codes8(v)), _) if string_pass.is_some() => RowTest::Codes8(v),
+            (Some(Stored::Codes8(v)), _) if string_pass.is_some() => {
+                // Filled below, from `code_passes`.
+                RowTest::Bytes(v, Box::new([0; 256]))
+            }
             (Some(Stored::Codes16(v)), _) if string_pass.is_some() => RowTest::Codes16(v),
             (Some(Stored::Codes32(v)), _) if string_pass.is_some() => RowTest::Codes32(v),
             (Some(Stored::Numbers(v)), AttrTest::Number(t)) => RowTest::Numbers(v, t),
             (Some(Stored::Integers(v)), AttrTest::Number(t)) => RowTest::Integers(v, t),
-            (Some(Stored::Bools(v)), _) => RowTest::Bools(v, [bools[0], bools[1], absent, null]),
+            (Some(Stored::Bools(v)), _) => {
+                // Only 0..=3 are stored; any other byte reads as absent.
+                let mut table = Box::new([u8::from(absent); 256]);
+                table[..4].copy_from_slice(&[bools[0], bools[1], absent, null].map(u8::from));
+                RowTest::Bytes(v, table)
+            }
             _ => RowTest::Cells,
         };
-        PreparedFilter {
+        let codes8 = matches!(column.map(AttrColumn::stored), Some(Stored::Codes8(_)));
+        let mut filter = PreparedFilter {
             plan,
             column,
             string_pass,
@@ -533,7 +543,16 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
             null,
             bools,
             stored,
+        };
+        if codes8 {
+            let verdicts: Vec<u8> = (0..=u8::MAX)
+                .map(|code| u8::from(filter.code_passes(code.into(), u8::MAX.into())))
+                .collect();
+            if let RowTest::Bytes(_, table) = &mut filter.stored {
+                table.copy_from_slice(&verdicts);
+            }
         }
+        filter
     }
 
     /// Whether a row passes.
@@ -541,27 +560,89 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
     pub fn passes(&self, row: u32) -> bool {
         let r = row as usize;
         match &self.stored {
-            RowTest::Codes8(codes) => self.code_passes(codes[r].into(), u8::MAX.into()),
+            RowTest::Bytes(bytes, table) => table[usize::from(bytes[r])] == 1,
             RowTest::Codes16(codes) => self.code_passes(codes[r].into(), u16::MAX.into()),
             RowTest::Codes32(codes) => self.code_passes(codes[r], u32::MAX),
-            RowTest::Numbers(values, test) => {
-                let x = values[r];
-                match x.to_bits() {
-                    NUM_ABSENT => self.absent,
-                    NUM_NULL => self.null,
-                    _ => test.matches(x) != self.plan.negated,
+            RowTest::Numbers(values, test) => self.number_passes(values[r], test),
+            RowTest::Integers(values, test) => self.integer_passes(values[r], test),
+            RowTest::Cells => self.cell_passes(row),
+        }
+    }
+
+    /// Clears `flags[i]` (0 or 1) for each row `first + i` that does not
+    /// pass: [`passes`](PreparedFilter::passes) over a run of rows, with
+    /// the column's storage matched once for the run.
+    #[inline(always)]
+    pub fn and_flags(&self, first: u32, flags: &mut [u8]) {
+        fn each<T: Copy>(flags: &mut [u8], values: &[T], pass: impl Fn(T) -> bool) {
+            for (f, v) in flags.iter_mut().zip(values) {
+                *f &= u8::from(pass(*v));
+            }
+        }
+        let rows = first as usize..first as usize + flags.len();
+        match &self.stored {
+            RowTest::Bytes(bytes, table) => {
+                for (f, b) in flags.iter_mut().zip(&bytes[rows]) {
+                    *f &= table[usize::from(*b)];
                 }
             }
-            RowTest::Integers(values, test) => match values[r] {
-                INT_ABSENT => self.absent,
-                INT_NULL => self.null,
-                i => test.matches(f64::from(i)) != self.plan.negated,
-            },
-            RowTest::Bools(bytes, verdicts) => verdicts
-                .get(usize::from(bytes[r]))
-                .copied()
-                .unwrap_or(self.absent),
-            RowTest::Cells => self.cell_passes(row),
+            RowTest::Codes16(codes) => each(flags, &codes[rows], |c| {
+                self.code_passes(c.into(), u16::MAX.into())
+            }),
+            RowTest::Codes32(codes) => each(flags, &codes[rows], |c| self.code_passes(c, u32::MAX)),
+            RowTest::Numbers(
+                values,
+                NumberTest::Range {
+                    lo,
+                    lo_inclusive,
+                    hi,
+                    hi_inclusive,
+                },
+            ) => {
+                let (lo, hi) = inclusive_bounds(*lo, *lo_inclusive, *hi, *hi_inclusive);
+                let (absent, null) = (u8::from(self.absent), u8::from(self.null));
+                let negated = u8::from(self.plan.negated);
+                // Branch-free, so that it vectorises: NaN (absent, `null`)
+                // fails both comparisons, and takes its own verdict.
+                for (f, x) in flags.iter_mut().zip(&values[rows]) {
+                    let bits = x.to_bits();
+                    let special = (u8::from(bits == NUM_ABSENT) & absent)
+                        | (u8::from(bits == NUM_NULL) & null);
+                    let positive = u8::from(*x >= lo) & u8::from(*x <= hi);
+                    *f &= ((positive ^ negated) & u8::from(!x.is_nan())) | special;
+                }
+            }
+            RowTest::Numbers(values, test) => {
+                each(flags, &values[rows], |x| self.number_passes(x, test))
+            }
+            RowTest::Integers(values, test) => {
+                each(flags, &values[rows], |i| self.integer_passes(i, test))
+            }
+            RowTest::Cells => {
+                for (row, f) in (first..).zip(flags.iter_mut()) {
+                    *f &= u8::from(self.cell_passes(row));
+                }
+            }
+        }
+    }
+
+    /// A stored number's verdict ("absent" and `null` are NaN patterns).
+    #[inline(always)]
+    fn number_passes(&self, x: f64, test: &flowseg_rules::plan::NumberTest) -> bool {
+        match x.to_bits() {
+            NUM_ABSENT => self.absent,
+            NUM_NULL => self.null,
+            _ => test.matches(x) != self.plan.negated,
+        }
+    }
+
+    /// A stored integer's verdict.
+    #[inline(always)]
+    fn integer_passes(&self, i: i16, test: &flowseg_rules::plan::NumberTest) -> bool {
+        match i {
+            INT_ABSENT => self.absent,
+            INT_NULL => self.null,
+            i => test.matches(f64::from(i)) != self.plan.negated,
         }
     }
 
@@ -597,6 +678,24 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
         };
         positive != self.plan.negated
     }
+}
+
+/// A range's bounds as inclusive ones: for any number `x`, `x > lo` is
+/// `x >= lo.next_up()` and `x < hi` is `x <= hi.next_down()` (NaN fails
+/// every comparison either way). Only an exclusive `+∞` start (or `−∞`
+/// end), which nothing passes, has no inclusive twin: it becomes NaN.
+fn inclusive_bounds(lo: f64, lo_inclusive: bool, hi: f64, hi_inclusive: bool) -> (f64, f64) {
+    let lo = match (lo_inclusive, lo) {
+        (true, lo) => lo,
+        (false, f64::INFINITY) => f64::NAN,
+        (false, lo) => lo.next_up(),
+    };
+    let hi = match (hi_inclusive, hi) {
+        (true, hi) => hi,
+        (false, f64::NEG_INFINITY) => f64::NAN,
+        (false, hi) => hi.next_down(),
+    };
+    (lo, hi)
 }
 
 /// Whether every prepared filter passes for `row`.

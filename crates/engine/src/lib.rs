@@ -19,6 +19,7 @@ mod explain;
 pub mod import;
 mod index;
 mod narrow;
+mod row_pass;
 mod scan;
 mod snapshot;
 

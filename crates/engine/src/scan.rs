@@ -153,7 +153,7 @@ fn verdict_words<T>(values: &[T], pass: &impl Fn(&T) -> bool) -> Vec<u64> {
 /// `56 + k` of the product (byte `j` of the constant is `2^(7-j)`, and no
 /// two partial products share a bit, so nothing carries).
 #[inline(always)]
-fn pack_flags(flags: &[u8; 64]) -> u64 {
+pub(crate) fn pack_flags(flags: &[u8; 64]) -> u64 {
     let mut word = 0u64;
     for (i, eight) in flags.chunks_exact(8).enumerate() {
         let eight = u64::from_le_bytes(eight.try_into().unwrap_or([0; 8]));

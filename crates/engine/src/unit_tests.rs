@@ -353,10 +353,20 @@ fn a_sweep_of_every_contact_agrees_with_contact_by_contact() {
         let id = format!("c{o}");
         // Mostly in the last 100 days, a few after `now`.
         let time = now() - next(100 * DAY_MS as u64) as i64 + DAY_MS;
-        let attrs = [
+        let mut attrs = vec![
             ("ok", AttrValue::Bool(next(3) == 0)),
             ("v", AttrValue::Num(next(100) as f64)),
+            ("x", AttrValue::Num(next(1000) as f64 / 8.0 - 60.0)),
         ];
+        // A string attribute, sometimes `null` or absent.
+        match next(6) {
+            0 => attrs.push(("s", AttrValue::Null)),
+            1 => {}
+            k => attrs.push((
+                "s",
+                AttrValue::Str(["pln", "EUR", "usd", ""][k as usize - 2].into()),
+            )),
+        }
         let e = event("login", &id, time, &attrs);
         if load {
             ix.load_event(o, 1, &e);
@@ -396,16 +406,35 @@ fn a_sweep_of_every_contact_agrees_with_contact_by_contact() {
         Some(json!({"last": "30d"})),
         Some(json!({"before": "10d"})),
     ];
+    // Each kind of stored column (booleans, one-byte codes, numbers that
+    // are integers and that are not), with exclusive and inclusive ends,
+    // negations, absent and `null`.
+    let filters = [
+        None,
+        Some(json!([{"attribute": "ok", "op": "is_true"}])),
+        Some(json!([{"attribute": "v", "op": "gt", "value": 50}])),
+        Some(json!([{"attribute": "x", "op": "lt", "value": 0}])),
+        Some(json!([{"attribute": "x", "op": "gt", "value": -30.125}])),
+        Some(json!([{"attribute": "x", "op": "between", "value": [-10.5, 20]}])),
+        Some(json!([{"attribute": "x", "op": "not_equals", "value": -60}])),
+        Some(
+            json!([{"attribute": "s", "op": "in", "value": ["pln", "eur"]},
+                    {"attribute": "v", "op": "lte", "value": 70}]),
+        ),
+        Some(json!([{"attribute": "s", "op": "not_equals", "value": "usd"}])),
+        Some(json!([{"attribute": "s", "op": "has_no_value"}])),
+        Some(json!([{"attribute": "v", "op": "in", "value": [1, 2, 3, 50]}])),
+    ];
     let mut rules = Vec::new();
     for count in &counts {
         for within in &windows {
-            for filtered in [false, true] {
+            for filter in &filters {
                 let mut rule = json!({"event": "login", "count": count});
                 if let Some(w) = within {
                     rule["within"] = w.clone();
                 }
-                if filtered {
-                    rule["where"] = json!([{"attribute": "ok", "op": "is_true"}]);
+                if let Some(f) = filter {
+                    rule["where"] = f.clone();
                 }
                 rules.push(rule);
             }
