@@ -114,6 +114,13 @@ impl KeptRows {
         }
     }
 
+    /// Whether `row` (a row of the run) is kept.
+    #[inline(always)]
+    pub(crate) fn get(&self, row: u32) -> bool {
+        let i = (row - self.first) as usize;
+        (self.words[i / 64] >> (i % 64)) & 1 == 1
+    }
+
     /// How many rows of the run before `row` (a row of the run, or the one
     /// just past it) are kept.
     #[inline(always)]

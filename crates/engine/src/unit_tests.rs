@@ -440,10 +440,24 @@ fn a_sweep_of_every_contact_agrees_with_contact_by_contact() {
             }
         }
     }
+    // Aggregates over integers and other numbers, with and without
+    // windows and attribute conditions.
     for func in ["sum", "avg", "min", "max"] {
-        rules.push(json!({"event": "login", "within": {"last": "30d"},
-            "where": [{"attribute": "ok", "op": "is_false"}],
-            "aggregate": {"fn": func, "attribute": "v", "op": "gte", "value": 50}}));
+        for (attribute, value) in [("v", 50.0), ("x", -3.5)] {
+            for within in &windows {
+                for filter in [&filters[0], &filters[1], &filters[5]] {
+                    let mut rule = json!({"event": "login",
+                        "aggregate": {"fn": func, "attribute": attribute, "op": "gte", "value": value}});
+                    if let Some(w) = within {
+                        rule["within"] = w.clone();
+                    }
+                    if let Some(f) = filter {
+                        rule["where"] = f.clone();
+                    }
+                    rules.push(rule);
+                }
+            }
+        }
     }
     for follow in ["followed_by", "not_followed_by"] {
         rules.push(json!({"event": "login", "within": {"last": "30d"},
