@@ -218,10 +218,25 @@ fn window_end(times: &[i64], hi: Option<i64>) -> usize {
 /// two in a month), which are read without looking for the window's start.
 #[inline(always)]
 fn window_len_capped(times: &[i64], lo: i64, hi: Option<i64>, cap: usize) -> usize {
-    let end = window_end(times, hi);
     if lo == i64::MIN {
-        return end.min(cap);
+        // An open start (`before` windows): the earliest rows are the ones
+        // counted, so a small cap reads the first few times rather than
+        // searching for the window's end (at `large`, `lapsed_buyers`
+        // 24.6–24.8 → 19.8–20.0 ms, alternating runs).
+        return match hi {
+            None => times.len().min(cap),
+            Some(hi) if cap <= STEPS_BACK => {
+                let limit = cap.min(times.len());
+                let mut n = 0;
+                while n < limit && times[n] <= hi {
+                    n += 1;
+                }
+                n
+            }
+            Some(hi) => times.partition_point(|t| *t <= hi).min(cap),
+        };
     }
+    let end = window_end(times, hi);
     if cap > STEPS_BACK {
         return window(&times[..end], lo, i64::MAX).len().min(cap);
     }
