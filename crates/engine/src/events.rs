@@ -602,14 +602,16 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
                 let (lo, hi) = inclusive_bounds(*lo, *lo_inclusive, *hi, *hi_inclusive);
                 let (absent, null) = (u8::from(self.absent), u8::from(self.null));
                 let negated = u8::from(self.plan.negated);
-                // Branch-free, so that it vectorises: NaN (absent, `null`)
-                // fails both comparisons, and takes its own verdict.
+                // Branch-free, so that it vectorises; absent and `null` (NaN
+                // patterns, failing both comparisons) take their own
+                // verdicts, as in `number_passes`.
                 for (f, x) in flags.iter_mut().zip(&values[rows]) {
                     let bits = x.to_bits();
-                    let special = (u8::from(bits == NUM_ABSENT) & absent)
-                        | (u8::from(bits == NUM_NULL) & null);
+                    let (is_absent, is_null) = (bits == NUM_ABSENT, bits == NUM_NULL);
+                    let special = (u8::from(is_absent) & absent) | (u8::from(is_null) & null);
                     let positive = u8::from(*x >= lo) & u8::from(*x <= hi);
-                    *f &= ((positive ^ negated) & u8::from(!x.is_nan())) | special;
+                    let tested = u8::from(!(is_absent | is_null));
+                    *f &= ((positive ^ negated) & tested) | special;
                 }
             }
             RowTest::Numbers(values, test) => {
