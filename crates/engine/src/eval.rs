@@ -11,7 +11,9 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use flowseg_rules::plan::{AggregateFn, EventPlan, FieldPlan, MeasurePlan, Plan, SequencePlan};
+use flowseg_rules::plan::{
+    AggregateFn, Comparison, EventPlan, FieldPlan, MeasurePlan, Plan, SequencePlan,
+};
 use roaring::RoaringBitmap;
 
 use crate::events::{Cell, EventPartition, PreparedFilter, Rows, passes_all};
@@ -423,7 +425,7 @@ impl EventMatcher<'_, '_> {
         let with_base = offsets.len().saturating_sub(1);
         let first = ordinals.start;
         let mut set = |o: usize, holds: bool| {
-            words[(o - first) / 64] |= u64::from(holds) << ((o - first) % 64);
+            set_verdict(words, o - first, holds);
         };
         // Whether anything is read past the contact directory (a count over
         // every row, with no window and nothing after it, is not).
@@ -487,7 +489,7 @@ impl EventMatcher<'_, '_> {
             }
             if stop < ordinals.end {
                 let holds = self.holds(stop as u32, &mut scratch);
-                words[(stop - first) / 64] |= u64::from(holds) << ((stop - first) % 64);
+                set_verdict(words, stop - first, holds);
             }
             from = stop + 1;
         }
@@ -536,7 +538,7 @@ impl EventMatcher<'_, '_> {
                 let kept_until = kept.before(end);
                 let count = ((kept_until - kept_before) as usize).min(cap);
                 let holds = self.count_verdicts[count] & (start < end);
-                words[(o - first) / 64] |= u64::from(holds) << ((o - first) % 64);
+                set_verdict(words, o - first, holds);
                 (start, kept_before) = (end, kept_until);
             }
         });
@@ -626,13 +628,11 @@ impl EventMatcher<'_, '_> {
                     );
                     let n = counts[b] - counts[a];
                     let total = (sums[b] - sums[a]) as f64;
-                    let value = if func == AggregateFn::Avg {
-                        total / f64::from(n)
-                    } else {
-                        total
-                    };
-                    let holds = (n > 0) & comparison.holds(value);
-                    words[(o - first) / 64] |= u64::from(holds) << ((o - first) % 64);
+                    set_verdict(
+                        words,
+                        o - first,
+                        aggregate_holds(func, comparison, total, n),
+                    );
                 });
             }
         });
@@ -693,12 +693,7 @@ impl EventMatcher<'_, '_> {
                     acc = if take { step(acc, x) } else { acc };
                     n += u32::from(take);
                 }
-                let holds = match (n, func) {
-                    (0, _) => false,
-                    (n, AggregateFn::Avg) => comparison.holds(acc / f64::from(n)),
-                    _ => comparison.holds(acc),
-                };
-                words[(o - first) / 64] |= u64::from(holds) << ((o - first) % 64);
+                set_verdict(words, o - first, aggregate_holds(func, comparison, acc, n));
             });
         });
     }
@@ -1065,6 +1060,24 @@ impl FollowMatcher<'_, '_> {
                 _ => false,
             }
         })
+    }
+}
+
+/// Sets bit `at` of `words` when `holds`.
+#[inline(always)]
+fn set_verdict(words: &mut [u64], at: usize, holds: bool) {
+    words[at / 64] |= u64::from(holds) << (at % 64);
+}
+
+/// Whether an aggregate whose fold over `n` numbers came to `total` (a
+/// sum, minimum or maximum) meets `comparison`; with no number, it does
+/// not.
+#[inline(always)]
+fn aggregate_holds(func: AggregateFn, comparison: Comparison, total: f64, n: u32) -> bool {
+    match (n, func) {
+        (0, _) => false,
+        (n, AggregateFn::Avg) => comparison.holds(total / f64::from(n)),
+        _ => comparison.holds(total),
     }
 }
 
