@@ -546,12 +546,14 @@ impl EventMatcher<'_, '_> {
 
     /// [`sweep_part`](EventMatcher::sweep_part) for an aggregate decided
     /// row by row first: each contact's kept rows are folded in order, as
-    /// [`aggregate`] does over the kept rows. (Folding every row in one
-    /// branch-free pass — a select of the neutral value for a row not
-    /// kept, the fold restarting at each contact's first row — was slower
-    /// at `large`: `spend_90d_sum` 14.7–15.5 → 21.2–22.9 ms; the serial
-    /// chain through every row costs more than a loop per contact.) The column's storage and the
+    /// [`aggregate`] does over the kept rows. The column's storage and the
     /// function are matched once, each pair compiled as its own loop.
+    ///
+    /// Tried and slower or no faster at `large`: folding every row in one
+    /// branch-free pass, the fold restarting at each contact's first row
+    /// (`spend_90d_sum` 14.7–15.5 → 21.2–22.9 ms: a serial chain through
+    /// every row); running totals for sums of integers, which are exact
+    /// (`low_ratings_avg` 7.3–7.7 against 7.4–7.4 ms).
     fn sweep_aggregates(&self, ordinals: std::ops::Range<usize>, tail: &[u32], words: &mut [u64]) {
         use crate::attr_column::{INT_NULL, Stored};
         let MeasurePlan::Aggregate { func, .. } = self.plan.measure else {
@@ -566,9 +568,6 @@ impl EventMatcher<'_, '_> {
             Stored::Numbers(v) => {
                 self.sweep_aggregates_of(ordinals, tail, words, func, |r| (v[r], !v[r].is_nan()))
             }
-            Stored::Integers(v) if matches!(func, AggregateFn::Sum | AggregateFn::Avg) => {
-                self.sweep_integer_sums(ordinals, tail, words, v)
-            }
             Stored::Integers(v) => self.sweep_aggregates_of(ordinals, tail, words, func, |r| {
                 (f64::from(v[r]), v[r] > INT_NULL)
             }),
@@ -576,66 +575,6 @@ impl EventMatcher<'_, '_> {
                 column.number(r as u32).map_or((0.0, false), |x| (x, true))
             }),
         }
-    }
-
-    /// [`sweep_aggregates`](EventMatcher::sweep_aggregates) for a sum or
-    /// an average of integers: running totals of the kept integers and of
-    /// their number, row by row, make each contact's sum and count two
-    /// subtractions, with no loop over its rows (whose varying length cost
-    /// a mispredicted branch per contact). Exact: a sum of `i16`s over at
-    /// most 2^32 rows stays below 2^53, so every partial sum of the
-    /// row-by-row fold is an exact `f64` and equals the integer total. The
-    /// totals are kept for [`INTEGER_SUM_BLOCK`] contacts at a time.
-    fn sweep_integer_sums(
-        &self,
-        ordinals: std::ops::Range<usize>,
-        tail: &[u32],
-        words: &mut [u64],
-        values: &[i16],
-    ) {
-        use crate::attr_column::INT_NULL;
-        let MeasurePlan::Aggregate {
-            func, comparison, ..
-        } = self.plan.measure
-        else {
-            return;
-        };
-        let offsets = self.partition.base_offsets();
-        let first = ordinals.start;
-        let (mut sums, mut counts) = (Vec::new(), Vec::new());
-        self.row_pass_runs(ordinals, tail, words, |kept, run, words| {
-            for block in (run.start..run.end).step_by(INTEGER_SUM_BLOCK) {
-                let block = block..(block + INTEGER_SUM_BLOCK).min(run.end);
-                let base = offsets[block.start];
-                // Totals before each row of the block, and after its last.
-                sums.clear();
-                counts.clear();
-                let (mut sum, mut count) = (0i64, 0u32);
-                for row in base..offsets[block.end] {
-                    sums.push(sum);
-                    counts.push(count);
-                    let v = values[row as usize];
-                    let take = (v > INT_NULL) & kept.get(row);
-                    sum += i64::from(v) * i64::from(take);
-                    count += u32::from(take);
-                }
-                sums.push(sum);
-                counts.push(count);
-                self.each_with_rows(block, |o| {
-                    let (a, b) = (
-                        (offsets[o] - base) as usize,
-                        (offsets[o + 1] - base) as usize,
-                    );
-                    let n = counts[b] - counts[a];
-                    let total = (sums[b] - sums[a]) as f64;
-                    set_verdict(
-                        words,
-                        o - first,
-                        aggregate_holds(func, comparison, total, n),
-                    );
-                });
-            }
-        });
     }
 
     /// [`sweep_aggregates`](EventMatcher::sweep_aggregates) for one
@@ -730,16 +669,13 @@ impl EventMatcher<'_, '_> {
 const SWEEP_AHEAD: usize = 128;
 
 /// Rows per contact (on average, in the partition) up to which a sweep of
-/// a count with attribute conditions decides every row first
+/// a count with attribute conditions, or of an aggregate, decides every
+/// row first
 /// ([`crate::row_pass`]): with few rows, a contact's times share cache
 /// lines, so reading all of them costs little more than reading its
 /// window's; with many (`Visit`, ~42 at `large`), a recent window is a
 /// small part of the rows.
 const ROW_PASS_ROWS_PER_CONTACT: usize = 16;
-
-/// Contacts whose running totals [`EventMatcher::sweep_integer_sums`]
-/// keeps at a time (a few rows each: the totals stay in the cache).
-const INTEGER_SUM_BLOCK: usize = 4096;
 
 /// Reusable buffers for per-contact event work.
 #[derive(Default)]
