@@ -369,12 +369,12 @@ impl EventMatcher<'_, '_> {
             match &self.plan.measure {
                 _ if self.follow.is_some() => {
                     let mut scratch = Scratch::default();
-                    self.sweep_part(start..end, tail, &mut words, true, |o, _| {
+                    self.sweep_part(start..end, tail, &mut words, |o, _| {
                         self.outcome(o, &mut scratch).holds
                     })
                 }
                 MeasurePlan::Count(_) if self.filters.is_empty() => {
-                    self.sweep_part(start..end, tail, &mut words, true, |_, rows| {
+                    self.sweep_part(start..end, tail, &mut words, |_, rows| {
                         let n =
                             window_len_capped(p.times(rows), self.lo, self.cut_at, self.count_cap);
                         self.count_verdict(n)
@@ -384,7 +384,7 @@ impl EventMatcher<'_, '_> {
                     self.sweep_counts(start..end, tail, &mut words);
                 }
                 MeasurePlan::Count(_) => {
-                    self.sweep_part(start..end, tail, &mut words, true, |_, rows| {
+                    self.sweep_part(start..end, tail, &mut words, |_, rows| {
                         self.count_verdict(self.count_latest_passing(rows))
                     })
                 }
@@ -392,9 +392,7 @@ impl EventMatcher<'_, '_> {
                     self.sweep_aggregates(start..end, tail, &mut words);
                 }
                 MeasurePlan::Aggregate { .. } => {
-                    self.sweep_part(start..end, tail, &mut words, true, |_, rows| {
-                        self.holds_in(rows)
-                    })
+                    self.sweep_part(start..end, tail, &mut words, |_, rows| self.holds_in(rows))
                 }
             }
             words
@@ -409,15 +407,12 @@ impl EventMatcher<'_, '_> {
     /// whose verdicts go to `words` (bit 0 is `ordinals.start`): a contact
     /// with only base rows is decided by `verdict` on its range, one with
     /// tail rows (listed in `tail`, ascending) by the general path.
-    /// `reads_rows`: whether `verdict` reads the contact's rows (which are
-    /// then asked for ahead) rather than what a row pass left.
     #[inline(always)]
     fn sweep_part(
         &self,
         ordinals: std::ops::Range<usize>,
         tail: &[u32],
         words: &mut [u64],
-        reads_rows: bool,
         mut verdict: impl FnMut(u32, std::ops::Range<u32>) -> bool,
     ) {
         let p = self.partition;
@@ -429,8 +424,7 @@ impl EventMatcher<'_, '_> {
         };
         // Whether anything is read past the contact directory (a count over
         // every row, with no window and nothing after it, is not).
-        let reads_rows = reads_rows
-            && (self.lo != i64::MIN || self.cut_at.is_some() || !self.filters.is_empty());
+        let reads_rows = self.lo != i64::MIN || self.cut_at.is_some() || !self.filters.is_empty();
         let mut from = ordinals.start;
         let mut scratch = Scratch::default();
         for stop in tail.iter().map(|t| *t as usize).chain([ordinals.end]) {
