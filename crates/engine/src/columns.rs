@@ -11,7 +11,7 @@ use roaring::RoaringBitmap;
 
 use crate::dict::{Dictionary, Verdicts};
 use crate::narrow::{CODE_ABSENT, CODE_NULL, Code, Codes, Dates, Numbers};
-use crate::scan::filter;
+use crate::scan::{InScope, Selection, WholeColumn};
 use crate::snapshot::{Reader, Writer, invalid};
 
 #[derive(Debug, Clone)]
@@ -121,33 +121,60 @@ impl Column {
     /// smaller than the column is tested member by member; otherwise the
     /// whole column is scanned into a bit set and intersected.
     pub fn select(&self, test: &ValueTest, now: i64, scope: &RoaringBitmap) -> RoaringBitmap {
-        let by_member = scope.len().saturating_mul(16) < self.len() as u64;
+        let by_member = self.tested_by_member(scope.len());
+        match (self, test) {
+            (Column::Bool { trues, falses }, ValueTest::HasValue) => (trues | falses) & scope,
+            (Column::Bool { trues, .. }, ValueTest::Bool(true)) => trues & scope,
+            (Column::Bool { falses, .. }, ValueTest::Bool(false)) => falses & scope,
+            _ => self.select_with(test, now, &InScope { scope, by_member }),
+        }
+    }
+
+    /// Whether a test over a scope of `members` contacts goes member by
+    /// member rather than scanning the whole column: a scope much smaller
+    /// than the column.
+    pub(crate) fn tested_by_member(&self, members: u64) -> bool {
+        members.saturating_mul(16) < self.len() as u64
+    }
+
+    /// The verdict of `test` on every slot of the column, one bit per
+    /// ordinal ([`crate::scan::scan_words`]; fewer words than the column
+    /// when nothing passes). `None` for a boolean column, which is two
+    /// bitmaps rather than a scan.
+    pub(crate) fn verdict_words(&self, test: &ValueTest, now: i64) -> Option<Vec<u64>> {
+        match self {
+            Column::Bool { .. } => None,
+            _ => Some(self.select_with(test, now, &WholeColumn)),
+        }
+    }
+
+    /// A test of a scanned column (text, number, date), its loop picked
+    /// from the stored width and the test, run by `sel`.
+    fn select_with<S: Selection>(&self, test: &ValueTest, now: i64, sel: &S) -> S::Out {
         match (self, test) {
             (Column::Text { codes, .. }, ValueTest::HasValue) => match codes {
-                Codes::U8(v) => with_code(v, scope, by_member),
-                Codes::U16(v) => with_code(v, scope, by_member),
-                Codes::U32(v) => with_code(v, scope, by_member),
+                Codes::U8(v) => with_code(v, sel),
+                Codes::U16(v) => with_code(v, sel),
+                Codes::U32(v) => with_code(v, sel),
             },
             (Column::Text { codes, dict }, ValueTest::Text(t)) => {
                 let pass = &dict.text_verdicts(t);
                 match codes {
-                    Codes::U8(v) => select_text(v, pass, scope, by_member),
-                    Codes::U16(v) => select_text(v, pass, scope, by_member),
-                    Codes::U32(v) => select_text(v, pass, scope, by_member),
+                    Codes::U8(v) => select_text(v, pass, sel),
+                    Codes::U16(v) => select_text(v, pass, sel),
+                    Codes::U32(v) => select_text(v, pass, sel),
                 }
             }
-            (Column::Number(v), ValueTest::HasValue) => v.with_value(scope, by_member),
-            (Column::Number(v), ValueTest::Number(t)) => v.select(t, scope, by_member),
-            (Column::Date(v), ValueTest::HasValue) => v.with_value(scope, by_member),
+            (Column::Number(v), ValueTest::HasValue) => v.with_value(sel),
+            (Column::Number(v), ValueTest::Number(t)) => v.select(t, sel),
+            (Column::Date(v), ValueTest::HasValue) => v.with_value(sel),
             (Column::Date(v), ValueTest::Date(r)) => {
                 let (lo, hi) = r.resolve(now);
-                v.select(lo, hi, scope, by_member)
+                v.select(lo, hi, sel)
             }
-            (Column::Bool { trues, falses }, ValueTest::HasValue) => (trues | falses) & scope,
-            (Column::Bool { trues, .. }, ValueTest::Bool(true)) => trues & scope,
-            (Column::Bool { falses, .. }, ValueTest::Bool(false)) => falses & scope,
-            // A test of another type than the column (cannot pass validation).
-            _ => RoaringBitmap::new(),
+            // A boolean column (tested as bitmaps by `select`), or a test
+            // of another type than the column (cannot pass validation).
+            _ => sel.nothing(),
         }
     }
 
@@ -230,12 +257,12 @@ impl Column {
     }
 }
 
-/// The members of `scope` that have a text value.
-fn with_code<C: Code>(codes: &[C], scope: &RoaringBitmap, by_member: bool) -> RoaringBitmap {
-    filter(codes, scope, by_member, |c| *c < C::NULL)
+/// The contacts that have a text value, as `sel` collects them.
+fn with_code<C: Code, S: Selection>(codes: &[C], sel: &S) -> S::Out {
+    sel.apply(codes, |c| *c < C::NULL)
 }
 
-/// The members of `scope` whose code passes `pass`. The verdicts decide the
+/// The contacts whose code passes `pass`, as `sel` collects them. The verdicts decide the
 /// shape of the scan, cheapest first (1M `u32` codes, AVX2): at most 4 passing
 /// codes compared directly, 0.4 ms; at most 8, 0.5 ms; all passing codes
 /// below 64 tested in one word, 0.35 ms; otherwise a bit looked up per
@@ -244,34 +271,25 @@ fn with_code<C: Code>(codes: &[C], scope: &RoaringBitmap, by_member: bool) -> Ro
 /// against 0.45–0.93 ms): fixed costs dominate there, and the narrower
 /// codes are kept for memory. The reserved codes (absent, `null`) are the
 /// two largest of each width: never a dictionary code, never below 64.
-fn select_text<C: Code>(
-    codes: &[C],
-    pass: &Verdicts,
-    scope: &RoaringBitmap,
-    by_member: bool,
-) -> RoaringBitmap {
+fn select_text<C: Code, S: Selection>(codes: &[C], pass: &Verdicts, sel: &S) -> S::Out {
     if pass.none_pass() {
-        return RoaringBitmap::new();
+        return sel.nothing();
     }
     if let Some(k) = pass.few_passing::<4>().and_then(in_width::<C, 4>) {
-        return filter(codes, scope, by_member, |c| {
+        return sel.apply(codes, |c| {
             (*c == k[0]) | (*c == k[1]) | (*c == k[2]) | (*c == k[3])
         });
     }
     if let Some(k) = pass.few_passing::<8>().and_then(in_width::<C, 8>) {
-        return filter(codes, scope, by_member, |c| {
-            k.iter().fold(false, |any, k| any | (*c == *k))
-        });
+        return sel.apply(codes, |c| k.iter().fold(false, |any, k| any | (*c == *k)));
     }
     if let Some(word) = pass.one_word() {
         let below = C::from(64);
-        return filter(codes, scope, by_member, |c| {
+        return sel.apply(codes, |c| {
             (*c < below) & ((word >> ((*c).into() & 63)) & 1 == 1)
         });
     }
-    filter(codes, scope, by_member, |c| {
-        *c < C::NULL && pass.get((*c).into())
-    })
+    sel.apply(codes, |c| *c < C::NULL && pass.get((*c).into()))
 }
 
 /// Passing codes in the column's width, compared without widening each
@@ -329,18 +347,26 @@ mod tests {
                 };
                 let bytes: Vec<u8> = narrow(255).map(|c| c as u8).collect();
                 let shorts: Vec<u16> = narrow(65535).map(|c| c as u16).collect();
+                let sel = InScope { scope, by_member };
+                if !by_member {
+                    // The whole column's verdict words, for the live scope.
+                    let whole = |words: Vec<u64>| crate::scan::bitmap_of_words(&words);
+                    assert_eq!(whole(select_text(&codes, &verdicts, &WholeColumn)), want);
+                    assert_eq!(whole(select_text(&bytes, &verdicts, &WholeColumn)), want);
+                    assert_eq!(whole(select_text(&shorts, &verdicts, &WholeColumn)), want);
+                }
                 assert_eq!(
-                    select_text(&codes, &verdicts, scope, by_member),
+                    select_text(&codes, &verdicts, &sel),
                     want,
                     "{name}, u32, by member: {by_member}"
                 );
                 assert_eq!(
-                    select_text(&bytes, &verdicts, scope, by_member),
+                    select_text(&bytes, &verdicts, &sel),
                     want,
                     "{name}, u8, by member: {by_member}"
                 );
                 assert_eq!(
-                    select_text(&shorts, &verdicts, scope, by_member),
+                    select_text(&shorts, &verdicts, &sel),
                     want,
                     "{name}, u16, by member: {by_member}"
                 );

@@ -18,6 +18,7 @@ use roaring::RoaringBitmap;
 
 use crate::events::{Cell, EventPartition, PreparedFilter, Rows, passes_all};
 use crate::index::{AccountIndex, Ordinal};
+use crate::scan::bitmap_of_words;
 
 impl AccountIndex {
     /// The members of `plan` at evaluation time `now` (epoch ms): events
@@ -85,8 +86,11 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn eval(&self, plan: &Plan, scope: &RoaringBitmap) -> RoaringBitmap {
         match plan {
             Plan::All(children) => {
-                let mut current = scope.clone();
-                for child in by_cost(children) {
+                let (mut current, rest) = match self.fields_scanned_together(children, scope) {
+                    Some((members, rest)) => (members, rest),
+                    None => (scope.clone(), by_cost(children)),
+                };
+                for child in rest {
                     if current.is_empty() {
                         break;
                     }
@@ -133,6 +137,44 @@ impl<'a> Evaluator<'a> {
                     .map_or_else(RoaringBitmap::new, |k| &k.members & scope)
             }
         }
+    }
+
+    /// The field conditions of an `all` that would each scan their whole
+    /// column (a text, number or date column, over a scope not much
+    /// smaller than the column) are scanned into verdict words, joined word
+    /// by word, and made a bitmap once: one bitmap and one intersection
+    /// instead of one of each per condition. A condition that the ones
+    /// before it leave few enough contacts for is tested member by member
+    /// afterwards, as it would be alone. Returns the members of `scope`
+    /// that pass the joined conditions, and the other children, cheapest
+    /// first; `None` when no condition scans.
+    fn fields_scanned_together<'p>(
+        &self,
+        children: &'p [Plan],
+        scope: &RoaringBitmap,
+    ) -> Option<(RoaringBitmap, Vec<&'p Plan>)> {
+        let end = scope.max()? as usize / 64 + 1;
+        let mut joined: Option<Vec<u64>> = None;
+        let mut rest = Vec::new();
+        for child in by_cost(children) {
+            let passing = joined.as_ref().map_or(scope.len(), |w| ones(w));
+            if let Plan::Field(f) = child
+                && let Some(column) = self.index.columns.get(&f.field)
+                && !column.tested_by_member(passing)
+                && let Some(verdicts) = column.verdict_words(&f.test, self.now)
+            {
+                let words = joined.get_or_insert_with(|| vec![u64::MAX; end]);
+                // Past the column's words no contact has a value: the
+                // condition fails there, and its negation passes.
+                let flip = if f.negated { u64::MAX } else { 0 };
+                for (i, w) in words.iter_mut().enumerate() {
+                    *w &= verdicts.get(i).copied().unwrap_or(0) ^ flip;
+                }
+            } else {
+                rest.push(child);
+            }
+        }
+        Some((bitmap_of_words(&joined?) & scope, rest))
     }
 
     fn field(&self, f: &FieldPlan, scope: &RoaringBitmap) -> RoaringBitmap {
@@ -991,6 +1033,11 @@ impl FollowMatcher<'_, '_> {
             }
         })
     }
+}
+
+/// The bits set in `words`.
+fn ones(words: &[u64]) -> u64 {
+    words.iter().map(|w| u64::from(w.count_ones())).sum()
 }
 
 /// Sets bit `at` of `words` when `holds`.

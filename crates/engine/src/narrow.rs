@@ -11,12 +11,10 @@
 //! a value does not fit. A test is translated to the stored width (integer
 //! bounds for integers and days), so no verdict changes with the width.
 
+use crate::scan::Selection;
+use crate::snapshot::{Reader, Writer, invalid};
 use flowseg_model::time::DAY_MS;
 use flowseg_rules::plan::NumberTest;
-use roaring::RoaringBitmap;
-
-use crate::scan::filter;
-use crate::snapshot::{Reader, Writer, invalid};
 
 /// "No value" in a 16-bit column; values use `-SMALL_MAX..=SMALL_MAX`.
 const NO_SMALL: i16 = i16::MIN;
@@ -129,34 +127,29 @@ impl Numbers {
         }
     }
 
-    /// The members of `scope` that have a value.
-    pub fn with_value(&self, scope: &RoaringBitmap, by_member: bool) -> RoaringBitmap {
+    /// The values that exist, as `sel` collects them.
+    pub(crate) fn with_value<S: Selection>(&self, sel: &S) -> S::Out {
         match self {
-            Numbers::Small(v) => filter(v, scope, by_member, |s| *s != NO_SMALL),
-            Numbers::Single(v) => filter(v, scope, by_member, |x| !x.is_nan()),
-            Numbers::Double(v) => filter(v, scope, by_member, |x| !x.is_nan()),
+            Numbers::Small(v) => sel.apply(v, |s| *s != NO_SMALL),
+            Numbers::Single(v) => sel.apply(v, |x| !x.is_nan()),
+            Numbers::Double(v) => sel.apply(v, |x| !x.is_nan()),
         }
     }
 
-    /// The members of `scope` whose value passes `test`. NaN ("no value")
-    /// fails every comparison; in a 16-bit column the bounds become integer
-    /// bounds that the no-value marker is always below.
-    pub fn select(
-        &self,
-        test: &NumberTest,
-        scope: &RoaringBitmap,
-        by_member: bool,
-    ) -> RoaringBitmap {
+    /// The values that pass `test`, as `sel` collects them. NaN ("no
+    /// value") fails every comparison; in a 16-bit column the bounds become
+    /// integer bounds that the no-value marker is always below.
+    pub(crate) fn select<S: Selection>(&self, test: &NumberTest, sel: &S) -> S::Out {
         match (self, test) {
             (Numbers::Small(v), NumberTest::Range { .. }) => match integer_bounds(test) {
-                Some((lo, hi)) => filter(v, scope, by_member, |s| (*s >= lo) & (*s <= hi)),
-                None => RoaringBitmap::new(),
+                Some((lo, hi)) => sel.apply(v, |s| (*s >= lo) & (*s <= hi)),
+                None => sel.nothing(),
             },
-            (Numbers::Small(v), NumberTest::In(items)) => filter(v, scope, by_member, |s| {
-                *s != NO_SMALL && items.contains(&f64::from(*s))
-            }),
-            (Numbers::Single(v), _) => select_floats(v, test, scope, by_member),
-            (Numbers::Double(v), _) => select_floats(v, test, scope, by_member),
+            (Numbers::Small(v), NumberTest::In(items)) => {
+                sel.apply(v, |s| *s != NO_SMALL && items.contains(&f64::from(*s)))
+            }
+            (Numbers::Single(v), _) => select_floats(v, test, sel),
+            (Numbers::Double(v), _) => select_floats(v, test, sel),
         }
     }
 }
@@ -195,12 +188,11 @@ fn integer_bounds(test: &NumberTest) -> Option<(i16, i16)> {
 
 /// A float column's test, its variant and bounds' inclusiveness decided
 /// once, outside the loop. Each value is widened to `f64`, exactly.
-fn select_floats<T: Copy + Into<f64> + Sync>(
+fn select_floats<T: Copy + Into<f64> + Sync, S: Selection>(
     values: &[T],
     test: &NumberTest,
-    scope: &RoaringBitmap,
-    by_member: bool,
-) -> RoaringBitmap {
+    sel: &S,
+) -> S::Out {
     let x = |v: &T| -> f64 { (*v).into() };
     match *test {
         NumberTest::Range {
@@ -209,12 +201,12 @@ fn select_floats<T: Copy + Into<f64> + Sync>(
             hi,
             hi_inclusive,
         } => match (lo_inclusive, hi_inclusive) {
-            (true, true) => filter(values, scope, by_member, |v| (x(v) >= lo) & (x(v) <= hi)),
-            (true, false) => filter(values, scope, by_member, |v| (x(v) >= lo) & (x(v) < hi)),
-            (false, true) => filter(values, scope, by_member, |v| (x(v) > lo) & (x(v) <= hi)),
-            (false, false) => filter(values, scope, by_member, |v| (x(v) > lo) & (x(v) < hi)),
+            (true, true) => sel.apply(values, |v| (x(v) >= lo) & (x(v) <= hi)),
+            (true, false) => sel.apply(values, |v| (x(v) >= lo) & (x(v) < hi)),
+            (false, true) => sel.apply(values, |v| (x(v) > lo) & (x(v) <= hi)),
+            (false, false) => sel.apply(values, |v| (x(v) > lo) & (x(v) < hi)),
         },
-        NumberTest::In(ref items) => filter(values, scope, by_member, |v| items.contains(&x(v))),
+        NumberTest::In(ref items) => sel.apply(values, |v| items.contains(&x(v))),
     }
 }
 
@@ -299,23 +291,17 @@ impl Dates {
         }
     }
 
-    pub fn with_value(&self, scope: &RoaringBitmap, by_member: bool) -> RoaringBitmap {
+    pub(crate) fn with_value<S: Selection>(&self, sel: &S) -> S::Out {
         match self {
-            Dates::Days(v) => filter(v, scope, by_member, |d| *d != NO_SMALL),
-            Dates::Instants(v) => filter(v, scope, by_member, |t| *t != NO_DATE),
+            Dates::Days(v) => sel.apply(v, |d| *d != NO_SMALL),
+            Dates::Instants(v) => sel.apply(v, |t| *t != NO_DATE),
         }
     }
 
-    /// The members of `scope` whose date is within `lo..=hi` (inclusive
-    /// milliseconds). `&` rather than `&&`: no branches, so the scan
+    /// The dates within `lo..=hi` (inclusive milliseconds), as `sel`
+    /// collects them. `&` rather than `&&`: no branches, so the scan
     /// vectorises.
-    pub fn select(
-        &self,
-        lo: i64,
-        hi: i64,
-        scope: &RoaringBitmap,
-        by_member: bool,
-    ) -> RoaringBitmap {
+    pub(crate) fn select<S: Selection>(&self, lo: i64, hi: i64, sel: &S) -> S::Out {
         match self {
             Dates::Days(v) => {
                 // The days whose midnight is within the range.
@@ -323,14 +309,12 @@ impl Dates {
                 let last = hi.div_euclid(DAY_MS);
                 let max = i64::from(SMALL_MAX);
                 if first > last || first > max || last < -max {
-                    return RoaringBitmap::new();
+                    return sel.nothing();
                 }
                 let (first, last) = (first.max(-max) as i16, last.min(max) as i16);
-                filter(v, scope, by_member, |d| (*d >= first) & (*d <= last))
+                sel.apply(v, |d| (*d >= first) & (*d <= last))
             }
-            Dates::Instants(v) => filter(v, scope, by_member, |t| {
-                (*t != NO_DATE) & (lo <= *t) & (*t <= hi)
-            }),
+            Dates::Instants(v) => sel.apply(v, |t| (*t != NO_DATE) & (lo <= *t) & (*t <= hi)),
         }
     }
 }
@@ -584,6 +568,12 @@ impl Dates {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scan::{InScope, WholeColumn, bitmap_of_words};
+    use roaring::RoaringBitmap;
+
+    fn in_scope(scope: &RoaringBitmap, by_member: bool) -> InScope<'_> {
+        InScope { scope, by_member }
+    }
 
     fn numbers(values: &[Option<f64>]) -> Numbers {
         let mut column = Numbers::default();
@@ -664,7 +654,11 @@ mod tests {
             let with_value: RoaringBitmap = (0..values.len() as u32)
                 .filter(|i| values[*i as usize].is_some())
                 .collect();
-            assert_eq!(column.with_value(&live, false), with_value, "{name}");
+            assert_eq!(
+                column.with_value(&in_scope(&live, false)),
+                with_value,
+                "{name}"
+            );
             for test in &tests {
                 for (scope, by_member) in [(&live, false), (&few, true)] {
                     let want: RoaringBitmap = scope
@@ -677,9 +671,13 @@ mod tests {
                                 .is_some_and(|x| test.matches(x))
                         })
                         .collect();
-                    let got = column.select(test, scope, by_member);
+                    let got = column.select(test, &in_scope(scope, by_member));
                     assert_eq!(got, want, "{name}: {test:?}, by member {by_member}");
                 }
+                // The whole column's verdict words say the same.
+                let whole = bitmap_of_words(&column.select(test, &WholeColumn));
+                let every = column.select(test, &in_scope(&live, false));
+                assert_eq!(whole, every, "{name}: {test:?}, whole column");
             }
         }
     }
@@ -747,16 +745,21 @@ mod tests {
             for hi in edges {
                 for (scope, by_member) in [(&live, false), (&few, true)] {
                     assert_eq!(
-                        days.select(lo, hi, scope, by_member),
-                        instants.select(lo, hi, scope, by_member),
+                        days.select(lo, hi, &in_scope(scope, by_member)),
+                        instants.select(lo, hi, &in_scope(scope, by_member)),
                         "{lo}..={hi}, by member {by_member}"
                     );
                 }
+                assert_eq!(
+                    bitmap_of_words(&days.select(lo, hi, &WholeColumn)),
+                    instants.select(lo, hi, &in_scope(&live, false)),
+                    "{lo}..={hi}, whole column"
+                );
             }
         }
         assert_eq!(
-            days.with_value(&live, false),
-            instants.with_value(&live, false)
+            days.with_value(&in_scope(&live, false)),
+            instants.with_value(&in_scope(&live, false))
         );
         days.set(7, Some(DAY_MS + 1));
         assert!(matches!(days, Dates::Instants(_)));

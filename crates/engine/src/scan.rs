@@ -27,10 +27,60 @@ const VALUES_PER_THREAD: usize = 1 << 18;
 /// is split into parts, one per core, each a whole number of 64-value
 /// words, and the parts' words are joined in order.
 pub fn scan<T: Sync>(values: &[T], pass: impl Fn(&T) -> bool + Sync) -> RoaringBitmap {
+    bitmap_of_words(&scan_words(values, pass))
+}
+
+/// [`scan`]'s verdicts as words, bit `i % 64` of word `i / 64` for value
+/// `i`, before they become a bitmap.
+pub(crate) fn scan_words<T: Sync>(values: &[T], pass: impl Fn(&T) -> bool + Sync) -> Vec<u64> {
     let threads = crate::cores::evaluation_threads()
         .min(values.len() / VALUES_PER_THREAD)
         .max(1);
-    scan_in_parts(values, pass, threads)
+    words_of_parts(values, pass, threads)
+}
+
+/// Where a column test's verdicts go. A column's test picks its loop (the
+/// stored width, the shape of the comparison) and hands it to a
+/// selection, which runs it over the values it needs.
+pub(crate) trait Selection: Sync {
+    type Out;
+    /// The verdicts of `pass` over `values`.
+    fn apply<T: Sync>(&self, values: &[T], pass: impl Fn(&T) -> bool + Sync) -> Self::Out;
+    /// No value passes.
+    fn nothing(&self) -> Self::Out;
+}
+
+/// The members of a scope that pass ([`filter`]).
+pub(crate) struct InScope<'s> {
+    pub scope: &'s RoaringBitmap,
+    /// Test member by member (a scope much smaller than the column)
+    /// instead of scanning the whole column.
+    pub by_member: bool,
+}
+
+impl Selection for InScope<'_> {
+    type Out = RoaringBitmap;
+    fn apply<T: Sync>(&self, values: &[T], pass: impl Fn(&T) -> bool + Sync) -> RoaringBitmap {
+        filter(values, self.scope, self.by_member, pass)
+    }
+    fn nothing(&self) -> RoaringBitmap {
+        RoaringBitmap::new()
+    }
+}
+
+/// The verdict words of the whole column ([`scan_words`]); no words when
+/// nothing passes. Conditions combined with `and` over most contacts are
+/// joined word by word and made a bitmap once.
+pub(crate) struct WholeColumn;
+
+impl Selection for WholeColumn {
+    type Out = Vec<u64>;
+    fn apply<T: Sync>(&self, values: &[T], pass: impl Fn(&T) -> bool + Sync) -> Vec<u64> {
+        scan_words(values, pass)
+    }
+    fn nothing(&self) -> Vec<u64> {
+        Vec::new()
+    }
 }
 
 /// The members of `scope` whose value passes: each member tested when
@@ -54,20 +104,19 @@ pub(crate) fn filter<T: Sync>(
     }
 }
 
-/// [`scan`] on `parts` threads (the calling one included).
-fn scan_in_parts<T: Sync>(
+/// [`scan_words`] on `parts` threads (the calling one included).
+fn words_of_parts<T: Sync>(
     values: &[T],
     pass: impl Fn(&T) -> bool + Sync,
     parts: usize,
-) -> RoaringBitmap {
+) -> Vec<u64> {
     if parts <= 1 {
-        return bitmap_of_words(&best_verdict_words(values, &pass));
+        return best_verdict_words(values, &pass);
     }
     let per_part = values.len().div_ceil(parts).next_multiple_of(64).max(64);
-    let words = words_in_parts(values.len(), per_part, |part| {
+    words_in_parts(values.len(), per_part, |part| {
         best_verdict_words(&values[part], &pass)
-    });
-    bitmap_of_words(&words)
+    })
 }
 
 /// One bit per position of `0..len`, computed in parts of `per_part`
@@ -235,7 +284,7 @@ mod tests {
             let values: Vec<u32> = (0..n as u32).collect();
             let want: RoaringBitmap = (0..n as u32).filter(|v| v % 7 < 3).collect();
             for parts in 1..=5 {
-                let got = scan_in_parts(&values, |v| v % 7 < 3, parts);
+                let got = bitmap_of_words(&words_of_parts(&values, |v| v % 7 < 3, parts));
                 assert_eq!(got, want, "n = {n}, parts = {parts}");
             }
         }
