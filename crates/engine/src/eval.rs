@@ -10,12 +10,15 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use flowseg_rules::plan::{
     AggregateFn, Comparison, EventPlan, FieldPlan, MeasurePlan, Plan, SequencePlan,
 };
 use roaring::RoaringBitmap;
 
+use crate::attr_column::AttrColumn;
+use crate::dict::Matches;
 use crate::events::{Cell, EventPartition, PreparedFilter, Rows, passes_all};
 use crate::index::{AccountIndex, Ordinal};
 use crate::scan::bitmap_of_words;
@@ -770,11 +773,48 @@ struct FollowMatcher<'p, 'i> {
     plan: &'p SequencePlan,
     partition: Option<&'i EventPartition>,
     filters: Vec<PreparedFilter<'p, 'i>>,
-    /// For each `on` attribute: (A's column, B's column).
-    on: Vec<(
-        Option<&'i crate::events::AttrColumn>,
-        Option<&'i crate::events::AttrColumn>,
-    )>,
+    /// For each `on` attribute: A's column, B's column, and what is known
+    /// of A's strings in B's dictionary.
+    on: Vec<OnAttribute<'i>>,
+}
+
+struct OnAttribute<'i> {
+    a: Option<&'i AttrColumn>,
+    b: Option<&'i AttrColumn>,
+    matches: Option<Arc<Matches>>,
+}
+
+impl<'i> OnAttribute<'i> {
+    fn new(a: Option<&'i AttrColumn>, b: Option<&'i AttrColumn>) -> Self {
+        let matches = match (a, b) {
+            (Some(a), Some(b)) if !a.dict.is_empty() && !b.dict.is_empty() => {
+                Some(a.dict.matches_in(&b.dict))
+            }
+            _ => None,
+        };
+        OnAttribute { a, b, matches }
+    }
+
+    /// Whether A's row `a` and B's row `b` hold the same value: present on
+    /// both, of the same JSON type, and equal (strings non-empty).
+    #[inline]
+    fn same(&self, a: u32, b: u32) -> bool {
+        let (Some(ca), Some(cb)) = (self.a, self.b) else {
+            return false;
+        };
+        match (ca.cell(a), cb.cell(b)) {
+            (Cell::Str(x), Cell::Str(y)) => match &self.matches {
+                Some(m) => m.same(&ca.dict, x, &cb.dict, y),
+                None => {
+                    let (x, y) = (ca.dict.get(x), cb.dict.get(y));
+                    !x.is_empty() && x == y
+                }
+            },
+            (Cell::Num(x), Cell::Num(y)) => x == y,
+            (Cell::Bool(x), Cell::Bool(y)) => x == y,
+            _ => false,
+        }
+    }
 }
 
 impl<'p, 'i> EventMatcher<'p, 'i> {
@@ -794,7 +834,7 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
                 on: s
                     .on
                     .iter()
-                    .map(|k| (partition.column(k), b.and_then(|b| b.column(k))))
+                    .map(|k| OnAttribute::new(partition.column(k), b.and_then(|b| b.column(k))))
                     .collect(),
             }
         });
@@ -1018,20 +1058,7 @@ impl FollowMatcher<'_, '_> {
     /// `on` correlation: every listed attribute present on both, of the
     /// same JSON type, and equal.
     fn same_on(&self, a: u32, b: u32) -> bool {
-        self.on.iter().all(|(ca, cb)| {
-            let (Some(ca), Some(cb)) = (ca, cb) else {
-                return false;
-            };
-            match (ca.cell(a), cb.cell(b)) {
-                (Cell::Str(x), Cell::Str(y)) => {
-                    let (x, y) = (ca.dict.get(x), cb.dict.get(y));
-                    !x.is_empty() && x == y
-                }
-                (Cell::Num(x), Cell::Num(y)) => x == y,
-                (Cell::Bool(x), Cell::Bool(y)) => x == y,
-                _ => false,
-            }
-        })
+        self.on.iter().all(|on| on.same(a, b))
     }
 }
 
