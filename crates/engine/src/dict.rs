@@ -41,14 +41,14 @@ pub struct Dictionary {
     /// (see [`matches_in`]), most recent last.
     ///
     /// [`matches_in`]: Dictionary::matches_in
-    translations: Mutex<Vec<(u64, Arc<Matches>)>>,
+    matches: Mutex<Vec<(u64, Arc<Matches>)>>,
 }
 
 /// How many tests' verdicts a dictionary remembers.
 const CACHED_TESTS: usize = 16;
 
 /// How many other dictionaries' [`Matches`] a dictionary remembers.
-const CACHED_TRANSLATIONS: usize = 4;
+const CACHED_MATCHES: usize = 4;
 
 /// Source of [`Dictionary::id`].
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
@@ -103,7 +103,7 @@ impl Default for Dictionary {
             table: HashTable::new(),
             cache: Mutex::default(),
             id: next_id(),
-            translations: Mutex::default(),
+            matches: Mutex::default(),
         }
     }
 }
@@ -117,7 +117,7 @@ impl Clone for Dictionary {
             table: self.table.clone(),
             cache: Mutex::default(),
             id: next_id(),
-            translations: Mutex::default(),
+            matches: Mutex::default(),
         }
     }
 }
@@ -303,7 +303,7 @@ impl Dictionary {
     /// has grown by more than an eighth since, a longer one takes over
     /// what was found (codes past its end are compared, not remembered).
     pub fn matches_in(&self, other: &Dictionary) -> Arc<Matches> {
-        let mut cached = self.translations.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cached = self.matches.lock().unwrap_or_else(|e| e.into_inner());
         let at = cached.iter().position(|(id, _)| *id == other.id);
         let known = at.map(|i| cached.remove(i).1);
         let m = match known {
@@ -316,7 +316,7 @@ impl Dictionary {
                 Arc::new(Matches { found: grown })
             }
         };
-        if cached.len() >= CACHED_TRANSLATIONS {
+        if cached.len() >= CACHED_MATCHES {
             cached.remove(0);
         }
         cached.push((other.id, m.clone()));
@@ -375,7 +375,7 @@ impl Dictionary {
             table: HashTable::new(),
             cache: Mutex::default(),
             id: next_id(),
-            translations: Mutex::default(),
+            matches: Mutex::default(),
         })
     }
 
@@ -461,7 +461,7 @@ impl Dictionary {
                 .lock()
                 .map_or(0, |c| c.iter().map(|(_, v)| v.bits.capacity() * 8).sum())
             + self
-                .translations
+                .matches
                 .lock()
                 .map_or(0, |t| t.iter().map(|(_, t)| t.found.capacity() * 4).sum())
     }
