@@ -262,10 +262,11 @@ fn with_code<C: Code, S: Selection>(codes: &[C], sel: &S) -> S::Out {
     sel.apply(codes, |c| *c < C::NULL)
 }
 
-/// The contacts whose code passes `pass`, as `sel` collects them. The verdicts decide the
-/// shape of the scan, cheapest first (1M `u32` codes, AVX2): at most 4 passing
-/// codes compared directly, 0.4 ms; at most 8, 0.5 ms; all passing codes
-/// below 64 tested in one word, 0.35 ms; otherwise a bit looked up per
+/// The contacts whose code passes `pass`, as `sel` collects them. The
+/// verdicts decide the shape of the scan, cheapest first (1M `u32` codes,
+/// AVX2): at most 4 passing codes compared directly, 0.4 ms; at most 8,
+/// 0.5 ms; all passing codes below 64 tested in one word, 0.35 ms;
+/// otherwise a bit looked up per
 /// code, 1.5 ms and more as the dictionary outgrows the cache. With `u8`
 /// codes `Customer_Status = "VIP"` took the same time at `large` (0.39–0.76
 /// against 0.45–0.93 ms): fixed costs dominate there, and the narrower

@@ -803,13 +803,12 @@ impl<'i> OnAttribute<'i> {
             return false;
         };
         match (ca.cell(a), cb.cell(b)) {
-            (Cell::Str(x), Cell::Str(y)) => match &self.matches {
-                Some(m) => m.same(&ca.dict, x, &cb.dict, y),
-                None => {
-                    let (x, y) = (ca.dict.get(x), cb.dict.get(y));
-                    !x.is_empty() && x == y
-                }
-            },
+            // Both cells hold strings, so neither dictionary is empty and
+            // `matches` was made.
+            (Cell::Str(x), Cell::Str(y)) => self
+                .matches
+                .as_ref()
+                .is_some_and(|m| m.same(&ca.dict, x, &cb.dict, y)),
             (Cell::Num(x), Cell::Num(y)) => x == y,
             (Cell::Bool(x), Cell::Bool(y)) => x == y,
             _ => false,
