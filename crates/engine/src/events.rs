@@ -478,6 +478,58 @@ pub struct PreparedFilter<'p, 'c> {
     stored: RowTest<'p, 'c>,
 }
 
+/// A byte test given as the verdict of most byte values and the few
+/// values (at most [`ByteExceptions::MAX`]) whose verdict is the other:
+/// a row is then a handful of equality tests, which vectorise, where a
+/// table look-up per row does not (a boolean or a short list of one-byte
+/// codes, as in `success is_false` or `currency in [...]`). At `large`,
+/// the look-ups were half of the row pass of `failed_logins_30d`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ByteExceptions {
+    /// The verdict (0 or 1) of every byte value not listed.
+    usual: u8,
+    /// The listed values; unused places repeat the first.
+    values: [u8; ByteExceptions::MAX],
+}
+
+impl ByteExceptions {
+    const MAX: usize = 8;
+
+    /// The exceptions of a verdict table, if there are few enough (and at
+    /// least one: a table with one verdict for every byte keeps its
+    /// look-up, which is as good there).
+    fn of(table: &[u8; 256]) -> Option<ByteExceptions> {
+        let passing = table.iter().filter(|v| **v == 1).count();
+        let usual = u8::from(passing * 2 > table.len());
+        let listed: Vec<u8> = (0..=u8::MAX)
+            .filter(|b| table[usize::from(*b)] != usual)
+            .collect();
+        if listed.is_empty() || listed.len() > Self::MAX {
+            return None;
+        }
+        let mut values = [listed[0]; Self::MAX];
+        values[..listed.len()].copy_from_slice(&listed);
+        Some(ByteExceptions { usual, values })
+    }
+
+    /// Clears `flags[i]` where `bytes[i]` does not pass.
+    #[inline(always)]
+    fn and_flags(&self, flags: &mut [u8], bytes: &[u8]) {
+        let v = self.values;
+        for (f, b) in flags.iter_mut().zip(bytes) {
+            let listed = (*b == v[0])
+                | (*b == v[1])
+                | (*b == v[2])
+                | (*b == v[3])
+                | (*b == v[4])
+                | (*b == v[5])
+                | (*b == v[6])
+                | (*b == v[7]);
+            *f &= self.usual ^ u8::from(listed);
+        }
+    }
+}
+
 /// How [`PreparedFilter::passes`] reads a row: from the column's own
 /// storage where the test allows, so a count over many rows neither
 /// decodes cells nor goes through the plan per row (decoding alone,
@@ -486,8 +538,9 @@ pub struct PreparedFilter<'p, 'c> {
 enum RowTest<'p, 'c> {
     /// One byte per row — one-byte dictionary codes, or booleans (`false`
     /// 0, `true` 1, absent 2, `null` 3) — and the final verdict (0 or 1)
-    /// of every byte value: one load per row, no branch.
-    Bytes(&'c [u8], Box<[u8; 256]>),
+    /// of every byte value: one load per row, no branch; and, where few
+    /// byte values differ from the rest, those values, for the row pass.
+    Bytes(&'c [u8], Box<[u8; 256]>, Option<ByteExceptions>),
     /// Wider dictionary codes, tested against the verdict on each string.
     Codes16(&'c [u16]),
     Codes32(&'c [u32]),
@@ -519,7 +572,7 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
         let stored = match (column.map(AttrColumn::stored), &plan.test) {
             (Some(Stored::Codes8(v)), _) if string_pass.is_some() => {
                 // Filled below, from `code_passes`.
-                RowTest::Bytes(v, Box::new([0; 256]))
+                RowTest::Bytes(v, Box::new([0; 256]), None)
             }
             (Some(Stored::Codes16(v)), _) if string_pass.is_some() => RowTest::Codes16(v),
             (Some(Stored::Codes32(v)), _) if string_pass.is_some() => RowTest::Codes32(v),
@@ -529,7 +582,8 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
                 // Only 0..=3 are stored; any other byte reads as absent.
                 let mut table = Box::new([u8::from(absent); 256]);
                 table[..4].copy_from_slice(&[bools[0], bools[1], absent, null].map(u8::from));
-                RowTest::Bytes(v, table)
+                let few = ByteExceptions::of(&table);
+                RowTest::Bytes(v, table, few)
             }
             _ => RowTest::Cells,
         };
@@ -548,8 +602,9 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
             let verdicts: Vec<u8> = (0..=u8::MAX)
                 .map(|code| u8::from(filter.code_passes(code.into(), u8::MAX.into())))
                 .collect();
-            if let RowTest::Bytes(_, table) = &mut filter.stored {
+            if let RowTest::Bytes(_, table, few) = &mut filter.stored {
                 table.copy_from_slice(&verdicts);
+                *few = ByteExceptions::of(table);
             }
         }
         filter
@@ -560,7 +615,7 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
     pub fn passes(&self, row: u32) -> bool {
         let r = row as usize;
         match &self.stored {
-            RowTest::Bytes(bytes, table) => table[usize::from(bytes[r])] == 1,
+            RowTest::Bytes(bytes, table, _) => table[usize::from(bytes[r])] == 1,
             RowTest::Codes16(codes) => self.code_passes(codes[r].into(), u16::MAX.into()),
             RowTest::Codes32(codes) => self.code_passes(codes[r], u32::MAX),
             RowTest::Numbers(values, test) => self.number_passes(values[r], test),
@@ -581,7 +636,8 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
         }
         let rows = first as usize..first as usize + flags.len();
         match &self.stored {
-            RowTest::Bytes(bytes, table) => {
+            RowTest::Bytes(bytes, _, Some(few)) => few.and_flags(flags, &bytes[rows]),
+            RowTest::Bytes(bytes, table, None) => {
                 for (f, b) in flags.iter_mut().zip(&bytes[rows]) {
                     *f &= table[usize::from(*b)];
                 }
@@ -806,5 +862,59 @@ impl EventPartition {
             _ => Some(r.i64()?),
         };
         Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ByteExceptions;
+
+    /// Every byte's verdict through the exceptions is the table's.
+    fn agrees(table: &[u8; 256], few: &ByteExceptions) {
+        let bytes: Vec<u8> = (0..=u8::MAX).collect();
+        for chunk in bytes.chunks(64) {
+            let mut flags = vec![1u8; chunk.len()];
+            few.and_flags(&mut flags, chunk);
+            for (f, b) in flags.iter().zip(chunk) {
+                assert_eq!(*f, table[usize::from(*b)], "byte {b}");
+            }
+            let mut cleared = vec![0u8; chunk.len()];
+            few.and_flags(&mut cleared, chunk);
+            assert!(
+                cleared.iter().all(|f| *f == 0),
+                "a cleared flag stays cleared"
+            );
+        }
+    }
+
+    #[test]
+    fn byte_exceptions_give_the_tables_verdicts_or_none() {
+        // A boolean `is_false`: only `false` (0) passes.
+        let mut is_false = [0u8; 256];
+        is_false[0] = 1;
+        let few = ByteExceptions::of(&is_false).expect("one exception");
+        assert_eq!(few.usual, 0);
+        agrees(&is_false, &few);
+        // Its negation: everything but `false` passes.
+        let negated = is_false.map(|v| 1 - v);
+        let few = ByteExceptions::of(&negated).expect("one exception");
+        assert_eq!(few.usual, 1);
+        agrees(&negated, &few);
+        // Up to eight listed values, anywhere in the byte range.
+        for n in 1..=ByteExceptions::MAX {
+            let mut table = [0u8; 256];
+            for k in 0..n {
+                table[(k * 37 + 5) % 256] = 1;
+            }
+            agrees(&table, &ByteExceptions::of(&table).expect("few exceptions"));
+        }
+        // Nine differing values, or none, keep the look-up.
+        let mut nine = [0u8; 256];
+        for k in 0..9 {
+            nine[k * 3] = 1;
+        }
+        assert_eq!(ByteExceptions::of(&nine), None);
+        assert_eq!(ByteExceptions::of(&[1u8; 256]), None);
+        assert_eq!(ByteExceptions::of(&[0u8; 256]), None);
     }
 }
