@@ -511,11 +511,24 @@ impl EventMatcher<'_, '_> {
         let with_base = offsets.len().saturating_sub(1);
         let at = |o: usize| offsets.get(o.min(with_base)).copied().unwrap_or(0);
         let rows = at(ordinals.start)..at(ordinals.end);
+        // The row pass is chosen only where the partition keeps ticks;
+        // were they missing, they are made here (slower, still right).
+        let made;
+        let ticks = match p.base_ticks() {
+            Some(ticks) => ticks,
+            None => {
+                made = crate::ticks::Ticks::of(p.times(0..at(with_base)));
+                &made
+            }
+        };
+        let times = crate::row_pass::RunTimes {
+            ticks: ticks.of_rows(rows.clone()),
+            times: p.times(rows.clone()),
+        };
         let kept = crate::row_pass::KeptRows::new(
-            p.times(rows.clone()),
+            times,
             rows.start,
-            self.lo,
-            self.hi,
+            (self.lo, self.hi, ticks),
             &self.filters,
         );
         let first = ordinals.start;
@@ -707,15 +720,6 @@ impl EventMatcher<'_, '_> {
 /// ms without these requests and 7.6 with them.
 const SWEEP_AHEAD: usize = 128;
 
-/// Rows per contact (on average, in the partition) up to which a sweep of
-/// a count with attribute conditions, or of an aggregate, decides every
-/// row first
-/// ([`crate::row_pass`]): with few rows, a contact's times share cache
-/// lines, so reading all of them costs little more than reading its
-/// window's; with many (`Visit`, ~42 at `large`), a recent window is a
-/// small part of the rows.
-const ROW_PASS_ROWS_PER_CONTACT: usize = 16;
-
 /// Reusable buffers for per-contact event work.
 #[derive(Default)]
 pub(crate) struct Scratch {
@@ -877,7 +881,8 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
                     MeasurePlan::Count(_) => !filters_empty && count_cap <= 1024,
                     MeasurePlan::Aggregate { .. } => true,
                 }
-                && rows_per_contact <= ROW_PASS_ROWS_PER_CONTACT,
+                // The partitions that suit it keep their base rows' ticks.
+                && partition.base_ticks().is_some(),
             // `last_time` is at least every row's time (erased rows' too).
             cut_at: partition
                 .last_time

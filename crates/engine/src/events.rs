@@ -23,6 +23,7 @@ pub use crate::attr_column::{AttrColumn, Cell};
 use crate::attr_column::{INT_ABSENT, INT_NULL, NUM_ABSENT, NUM_NULL, Stored, permute};
 use crate::dict::Verdicts;
 use crate::snapshot::{Reader, Writer, invalid};
+use crate::ticks::Ticks;
 
 /// Whether an attribute test's verdict on a string depends on the
 /// evaluation time (date strings against a relative range).
@@ -64,6 +65,9 @@ pub struct EventPartition {
     attrs: Vec<AttrColumn>,
     /// Rows `0..base_len` are sorted by (contact, time).
     base_len: usize,
+    /// The base rows' ticks, in partitions that suit the row pass
+    /// ([`crate::ticks`]); empty in others.
+    ticks: Ticks,
     /// Base rows of contact `o` are `offsets[o]..offsets[o + 1]`.
     offsets: Vec<u32>,
     /// The contact of each tail row (`base_len..`).
@@ -249,6 +253,24 @@ impl EventPartition {
         self.contacts = RoaringBitmap::from_sorted_iter(sorted_contacts.iter().copied())
             .unwrap_or_else(|_| sorted_contacts.iter().copied().collect());
         self.last_time = self.time.iter().copied().max();
+        self.ticks = self.base_ticks_if_suited();
+    }
+
+    /// The base rows' ticks if the partition suits the row pass.
+    fn base_ticks_if_suited(&self) -> Ticks {
+        if crate::row_pass::suits(self.base_len, self.contacts.len() as usize) {
+            Ticks::of(&self.time[..self.base_len])
+        } else {
+            Ticks::default()
+        }
+    }
+
+    /// The base rows' ticks, if the partition keeps them (see
+    /// [`crate::ticks`]).
+    pub(crate) fn base_ticks(&self) -> Option<&Ticks> {
+        let kept = self.ticks.len() == self.base_len
+            && crate::row_pass::suits(self.base_len, self.contacts.len() as usize);
+        kept.then_some(&self.ticks)
     }
 
     /// Erases a contact's rows: they are marked dead at once (cost
@@ -420,6 +442,7 @@ impl EventPartition {
             ("time".to_string(), self.time.capacity() * 8),
             ("seq".to_string(), self.seq.capacity() * 4),
             ("offsets".to_string(), self.offsets.capacity() * 4),
+            ("ticks".to_string(), self.ticks.heap_bytes()),
         ];
         for (name, col) in self.attr_names.iter().zip(&self.attrs) {
             parts.push((format!("attribute {name}"), col.heap_bytes()));
@@ -436,6 +459,7 @@ impl EventPartition {
         self.time.capacity() * 8
             + self.seq.capacity() * 4
             + self.offsets.capacity() * 4
+            + self.ticks.heap_bytes()
             + self.tail_contact.capacity() * 4
             + self
                 .pending
@@ -510,6 +534,26 @@ impl ByteExceptions {
         let mut values = [listed[0]; Self::MAX];
         values[..listed.len()].copy_from_slice(&listed);
         Some(ByteExceptions { usual, values })
+    }
+
+    /// Bit `i` set where `bytes[i]` passes, 32 bytes per instruction.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn passing_avx2(&self, bytes: &[u8; 64]) -> u64 {
+        use std::arch::x86_64::*;
+        let usual = _mm256_set1_epi8(-i8::from(self.usual == 1));
+        let mut word = 0u64;
+        for half in 0..2 {
+            // SAFETY: the 32 bytes read from `32 * half` are `bytes`'.
+            let v = unsafe { _mm256_loadu_si256(bytes[32 * half..].as_ptr().cast()) };
+            let mut listed = _mm256_setzero_si256();
+            for b in self.values {
+                listed = _mm256_or_si256(listed, _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b as i8)));
+            }
+            let passing = _mm256_xor_si256(listed, usual);
+            word |= u64::from(_mm256_movemask_epi8(passing) as u32) << (32 * half);
+        }
+        word
     }
 
     /// Clears `flags[i]` where `bytes[i]` does not pass.
@@ -622,6 +666,31 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
             RowTest::Integers(values, test) => self.integer_passes(values[r], test),
             RowTest::Cells => self.cell_passes(row),
         }
+    }
+
+    /// `word` (bit `i` for row `first + i`, `len` rows) without the rows
+    /// that do not pass. `AVX2`: whether the caller is compiled with AVX2,
+    /// where a one-byte test with few exceptions reads 32 rows per
+    /// instruction.
+    #[inline(always)]
+    pub(crate) fn and_word<const AVX2: bool>(&self, first: u32, len: usize, word: u64) -> u64 {
+        #[cfg(target_arch = "x86_64")]
+        if AVX2
+            && let RowTest::Bytes(bytes, _, Some(few)) = &self.stored
+            && let Some(Ok(bytes)) = bytes
+                .get(first as usize..first as usize + len)
+                .map(<&[u8; 64]>::try_from)
+        {
+            // SAFETY: `AVX2` is true only in code compiled with AVX2, which
+            // runs only once the CPU has been found to support it.
+            return word & unsafe { few.passing_avx2(bytes) };
+        }
+        let mut flags = [0u8; 64];
+        for (i, f) in flags.iter_mut().enumerate() {
+            *f = ((word >> i) & 1) as u8;
+        }
+        self.and_flags(first, &mut flags[..len]);
+        crate::scan::pack_flags(&flags)
     }
 
     /// Clears `flags[i]` (0 or 1) for each row `first + i` that does not
@@ -861,6 +930,7 @@ impl EventPartition {
             0 => None,
             _ => Some(r.i64()?),
         };
+        p.ticks = p.base_ticks_if_suited();
         Ok(p)
     }
 }
@@ -877,6 +947,19 @@ mod tests {
             few.and_flags(&mut flags, chunk);
             for (f, b) in flags.iter().zip(chunk) {
                 assert_eq!(*f, table[usize::from(*b)], "byte {b}");
+            }
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                let whole: &[u8; 64] = chunk.try_into().expect("64 bytes");
+                // SAFETY: the CPU has just been found to support AVX2.
+                let word = unsafe { few.passing_avx2(whole) };
+                for (i, b) in chunk.iter().enumerate() {
+                    assert_eq!(
+                        (word >> i) & 1,
+                        u64::from(table[usize::from(*b)]),
+                        "byte {b}"
+                    );
+                }
             }
             let mut cleared = vec![0u8; chunk.len()];
             few.and_flags(&mut cleared, chunk);

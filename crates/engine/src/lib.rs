@@ -22,6 +22,7 @@ mod narrow;
 mod row_pass;
 mod scan;
 mod snapshot;
+mod ticks;
 
 pub use engine::{Engine, EngineError, IndexGuard, IndexSource, StoredBatches, StoredSegments};
 pub use index::{AccountIndex, Ordinal};
