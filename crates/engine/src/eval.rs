@@ -581,17 +581,30 @@ impl EventMatcher<'_, '_> {
     fn sweep_counts(&self, ordinals: std::ops::Range<usize>, tail: &[u32], words: &mut [u64]) {
         let offsets = self.partition.base_offsets();
         let cap = self.count_verdicts.len() - 1;
+        let verdicts = &self.count_verdicts[..=cap];
         let first = ordinals.start;
         self.row_pass_runs(ordinals, tail, words, |kept, run, words| {
             let mut start = offsets[run.start];
             let mut kept_before = kept.before(start);
-            for o in run {
-                let end = offsets[o + 1];
+            // A word's verdicts are gathered in a register and stored
+            // once: setting each contact's bit in memory made every
+            // contact wait for the previous one's store.
+            let mut at = run.start - first;
+            let mut verdict_bits = 0u64;
+            for &end in &offsets[run.start + 1..=run.end] {
                 let kept_until = kept.before(end);
                 let count = ((kept_until - kept_before) as usize).min(cap);
-                let holds = self.count_verdicts[count] & (start < end);
-                set_verdict(words, o - first, holds);
+                let holds = verdicts[count] & (start < end);
+                verdict_bits |= u64::from(holds) << (at % 64);
+                at += 1;
+                if at.is_multiple_of(64) {
+                    words[at / 64 - 1] |= verdict_bits;
+                    verdict_bits = 0;
+                }
                 (start, kept_before) = (end, kept_until);
+            }
+            if !at.is_multiple_of(64) {
+                words[at / 64] |= verdict_bits;
             }
         });
     }
