@@ -514,6 +514,8 @@ struct ByteExceptions {
     usual: u8,
     /// The listed values; unused places repeat the first.
     values: [u8; ByteExceptions::MAX],
+    /// How many values are listed.
+    listed: usize,
 }
 
 impl ByteExceptions {
@@ -533,7 +535,11 @@ impl ByteExceptions {
         }
         let mut values = [listed[0]; Self::MAX];
         values[..listed.len()].copy_from_slice(&listed);
-        Some(ByteExceptions { usual, values })
+        Some(ByteExceptions {
+            usual,
+            values,
+            listed: listed.len(),
+        })
     }
 
     /// Bit `i` set where `bytes[i]` passes, 32 bytes per instruction.
@@ -547,8 +553,9 @@ impl ByteExceptions {
             // SAFETY: the 32 bytes read from `32 * half` are `bytes`'.
             let v = unsafe { _mm256_loadu_si256(bytes[32 * half..].as_ptr().cast()) };
             let mut listed = _mm256_setzero_si256();
-            for b in self.values {
-                listed = _mm256_or_si256(listed, _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b as i8)));
+            // Only the listed values: a boolean test lists one.
+            for b in &self.values[..self.listed] {
+                listed = _mm256_or_si256(listed, _mm256_cmpeq_epi8(v, _mm256_set1_epi8(*b as i8)));
             }
             let passing = _mm256_xor_si256(listed, usual);
             word |= u64::from(_mm256_movemask_epi8(passing) as u32) << (32 * half);
