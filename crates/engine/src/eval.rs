@@ -22,6 +22,7 @@ use crate::dict::Matches;
 use crate::events::{Cell, EventPartition, PreparedFilter, Rows, passes_all};
 use crate::index::{AccountIndex, Ordinal};
 use crate::scan::bitmap_of_words;
+use crate::ticks::Ticks;
 
 impl AccountIndex {
     /// The members of `plan` at evaluation time `now` (epoch ms): events
@@ -411,32 +412,32 @@ impl EventMatcher<'_, '_> {
             // purpose: one loop calling `holds_in` made `never_opened_90d`
             // 8.4–8.7 → 9.3–9.6 ms at `large`, alternating runs).
             let p = self.partition;
-            match &self.plan.measure {
+            match (&self.plan.measure, self.row_pass) {
                 _ if self.follow.is_some() => {
                     let mut scratch = Scratch::default();
                     self.sweep_part(start..end, tail, &mut words, |o, _| {
                         self.outcome(o, &mut scratch).holds
                     })
                 }
-                MeasurePlan::Count(_) if self.filters.is_empty() => {
+                (MeasurePlan::Count(_), _) if self.filters.is_empty() => {
                     self.sweep_part(start..end, tail, &mut words, |_, rows| {
                         let n =
                             window_len_capped(p.times(rows), self.lo, self.cut_at, self.count_cap);
                         self.count_verdict(n)
                     })
                 }
-                MeasurePlan::Count(_) if self.row_pass => {
-                    self.sweep_counts(start..end, tail, &mut words);
+                (MeasurePlan::Count(_), Some(ticks)) => {
+                    self.sweep_counts(ticks, start..end, tail, &mut words);
                 }
-                MeasurePlan::Count(_) => {
+                (MeasurePlan::Count(_), None) => {
                     self.sweep_part(start..end, tail, &mut words, |_, rows| {
                         self.count_verdict(self.count_latest_passing(rows))
                     })
                 }
-                MeasurePlan::Aggregate { .. } if self.row_pass => {
-                    self.sweep_aggregates(start..end, tail, &mut words);
+                (MeasurePlan::Aggregate { .. }, Some(ticks)) => {
+                    self.sweep_aggregates(ticks, start..end, tail, &mut words);
                 }
-                MeasurePlan::Aggregate { .. } => {
+                (MeasurePlan::Aggregate { .. }, None) => {
                     self.sweep_part(start..end, tail, &mut words, |_, rows| self.holds_in(rows))
                 }
             }
@@ -501,6 +502,7 @@ impl EventMatcher<'_, '_> {
     #[inline(always)]
     fn row_pass_runs(
         &self,
+        ticks: &Ticks,
         ordinals: std::ops::Range<usize>,
         tail: &[u32],
         words: &mut [u64],
@@ -511,16 +513,6 @@ impl EventMatcher<'_, '_> {
         let with_base = offsets.len().saturating_sub(1);
         let at = |o: usize| offsets.get(o.min(with_base)).copied().unwrap_or(0);
         let rows = at(ordinals.start)..at(ordinals.end);
-        // The row pass is chosen only where the partition keeps ticks;
-        // were they missing, they are made here (slower, still right).
-        let made;
-        let ticks = match p.base_ticks() {
-            Some(ticks) => ticks,
-            None => {
-                made = crate::ticks::Ticks::of(p.times(0..at(with_base)));
-                &made
-            }
-        };
         let times = crate::row_pass::RunTimes {
             ticks: ticks.of_rows(rows.clone()),
             times: p.times(rows.clone()),
@@ -578,12 +570,18 @@ impl EventMatcher<'_, '_> {
     /// no branch on the data (a contact without rows gets no bit). The
     /// caller has checked that the count's verdicts are tabled
     /// (`count_verdicts`) up to its cap.
-    fn sweep_counts(&self, ordinals: std::ops::Range<usize>, tail: &[u32], words: &mut [u64]) {
+    fn sweep_counts(
+        &self,
+        ticks: &Ticks,
+        ordinals: std::ops::Range<usize>,
+        tail: &[u32],
+        words: &mut [u64],
+    ) {
         let offsets = self.partition.base_offsets();
         let cap = self.count_verdicts.len() - 1;
         let verdicts = &self.count_verdicts[..=cap];
         let first = ordinals.start;
-        self.row_pass_runs(ordinals, tail, words, |kept, run, words| {
+        self.row_pass_runs(ticks, ordinals, tail, words, |kept, run, words| {
             let mut start = offsets[run.start];
             let mut kept_before = kept.before(start);
             // A word's verdicts are gathered in a register and stored
@@ -619,7 +617,13 @@ impl EventMatcher<'_, '_> {
     /// (`spend_90d_sum` 14.7–15.5 → 21.2–22.9 ms: a serial chain through
     /// every row); running totals for sums of integers, which are exact
     /// (`low_ratings_avg` 7.3–7.7 against 7.4–7.4 ms).
-    fn sweep_aggregates(&self, ordinals: std::ops::Range<usize>, tail: &[u32], words: &mut [u64]) {
+    fn sweep_aggregates(
+        &self,
+        ticks: &Ticks,
+        ordinals: std::ops::Range<usize>,
+        tail: &[u32],
+        words: &mut [u64],
+    ) {
         use crate::attr_column::{INT_NULL, Stored};
         let MeasurePlan::Aggregate { func, .. } = self.plan.measure else {
             return;
@@ -631,12 +635,16 @@ impl EventMatcher<'_, '_> {
         };
         match column.stored() {
             Stored::Numbers(v) => {
-                self.sweep_aggregates_of(ordinals, tail, words, func, |r| (v[r], !v[r].is_nan()))
+                self.sweep_aggregates_of(ticks, ordinals, tail, words, func, |r| {
+                    (v[r], !v[r].is_nan())
+                })
             }
-            Stored::Integers(v) => self.sweep_aggregates_of(ordinals, tail, words, func, |r| {
-                (f64::from(v[r]), v[r] > INT_NULL)
-            }),
-            _ => self.sweep_aggregates_of(ordinals, tail, words, func, |r| {
+            Stored::Integers(v) => {
+                self.sweep_aggregates_of(ticks, ordinals, tail, words, func, |r| {
+                    (f64::from(v[r]), v[r] > INT_NULL)
+                })
+            }
+            _ => self.sweep_aggregates_of(ticks, ordinals, tail, words, func, |r| {
                 column.number(r as u32).map_or((0.0, false), |x| (x, true))
             }),
         }
@@ -647,6 +655,7 @@ impl EventMatcher<'_, '_> {
     #[inline(always)]
     fn sweep_aggregates_of(
         &self,
+        ticks: &Ticks,
         ordinals: std::ops::Range<usize>,
         tail: &[u32],
         words: &mut [u64],
@@ -655,14 +664,24 @@ impl EventMatcher<'_, '_> {
     ) {
         match func {
             AggregateFn::Sum | AggregateFn::Avg => {
-                self.fold_contacts(ordinals, tail, words, 0.0, value, |a, x| a + x)
+                self.fold_contacts(ticks, ordinals, tail, words, value, (0.0, |a, x| a + x))
             }
-            AggregateFn::Min => {
-                self.fold_contacts(ordinals, tail, words, f64::INFINITY, value, f64::min)
-            }
-            AggregateFn::Max => {
-                self.fold_contacts(ordinals, tail, words, f64::NEG_INFINITY, value, f64::max)
-            }
+            AggregateFn::Min => self.fold_contacts(
+                ticks,
+                ordinals,
+                tail,
+                words,
+                value,
+                (f64::INFINITY, f64::min),
+            ),
+            AggregateFn::Max => self.fold_contacts(
+                ticks,
+                ordinals,
+                tail,
+                words,
+                value,
+                (f64::NEG_INFINITY, f64::max),
+            ),
         }
     }
 
@@ -672,12 +691,12 @@ impl EventMatcher<'_, '_> {
     #[inline(always)]
     fn fold_contacts(
         &self,
+        ticks: &Ticks,
         ordinals: std::ops::Range<usize>,
         tail: &[u32],
         words: &mut [u64],
-        init: f64,
         value: impl Fn(usize) -> (f64, bool),
-        step: impl Fn(f64, f64) -> f64,
+        (init, step): (f64, impl Fn(f64, f64) -> f64),
     ) {
         let MeasurePlan::Aggregate {
             func, comparison, ..
@@ -687,7 +706,7 @@ impl EventMatcher<'_, '_> {
         };
         let offsets = self.partition.base_offsets();
         let first = ordinals.start;
-        self.row_pass_runs(ordinals, tail, words, |kept, run, words| {
+        self.row_pass_runs(ticks, ordinals, tail, words, |kept, run, words| {
             self.each_with_rows(run, |o| {
                 let (start, end) = (offsets[o], offsets[o + 1]);
                 let (mut acc, mut n) = (init, 0u32);
@@ -782,8 +801,9 @@ pub(crate) struct EventMatcher<'p, 'i> {
     /// `hi`, or `None` when no row is later than it (the common case of a
     /// window ending now, with no event stored ahead of time).
     cut_at: Option<i64>,
-    /// Whether a sweep decides every row first ([`crate::row_pass`]).
-    row_pass: bool,
+    /// Whether a sweep decides every row first ([`crate::row_pass`]), with
+    /// the partition's ticks it reads.
+    row_pass: Option<&'i Ticks>,
 }
 
 struct FollowMatcher<'p, 'i> {
@@ -889,13 +909,15 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
                 }
                 _ => Vec::new(),
             },
-            row_pass: follow_is_none
-                && match plan.measure {
-                    MeasurePlan::Count(_) => !filters_empty && count_cap <= 1024,
-                    MeasurePlan::Aggregate { .. } => true,
-                }
-                // The partitions that suit it keep their base rows' ticks.
-                && partition.base_ticks().is_some(),
+            // The partitions that suit the row pass keep their base rows'
+            // ticks.
+            row_pass: partition.base_ticks().filter(|_| {
+                follow_is_none
+                    && match plan.measure {
+                        MeasurePlan::Count(_) => !filters_empty && count_cap <= 1024,
+                        MeasurePlan::Aggregate { .. } => true,
+                    }
+            }),
             // `last_time` is at least every row's time (erased rows' too).
             cut_at: partition
                 .last_time
