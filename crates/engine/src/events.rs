@@ -694,20 +694,12 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
         }
         #[cfg(target_arch = "x86_64")]
         if AVX2
-            && let RowTest::Numbers(
-                values,
-                NumberTest::Range {
-                    lo,
-                    lo_inclusive,
-                    hi,
-                    hi_inclusive,
-                },
-            ) = &self.stored
+            && let RowTest::Numbers(values, test) = &self.stored
+            && let Some(bounds) = inclusive_range(test)
             && let Some(Ok(values)) = values
                 .get(first as usize..first as usize + len)
                 .map(<&[f64; 64]>::try_from)
         {
-            let bounds = inclusive_bounds(*lo, *lo_inclusive, *hi, *hi_inclusive);
             // SAFETY: as above.
             return word & unsafe { self.range_passing_avx2(values, bounds) };
         }
@@ -771,16 +763,7 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
                 self.code_passes(c.into(), u16::MAX.into())
             }),
             RowTest::Codes32(codes) => each(flags, &codes[rows], |c| self.code_passes(c, u32::MAX)),
-            RowTest::Numbers(
-                values,
-                NumberTest::Range {
-                    lo,
-                    lo_inclusive,
-                    hi,
-                    hi_inclusive,
-                },
-            ) => {
-                let (lo, hi) = inclusive_bounds(*lo, *lo_inclusive, *hi, *hi_inclusive);
+            RowTest::Numbers(values, test) if let Some((lo, hi)) = inclusive_range(test) => {
                 let (absent, null) = (u8::from(self.absent), u8::from(self.null));
                 let negated = u8::from(self.plan.negated);
                 // Branch-free, so that it vectorises; absent and `null` (NaN
@@ -861,6 +844,21 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
         };
         positive != self.plan.negated
     }
+}
+
+/// A number test's bounds as inclusive ones, if it is a range (see
+/// [`inclusive_bounds`]).
+fn inclusive_range(test: &NumberTest) -> Option<(f64, f64)> {
+    let NumberTest::Range {
+        lo,
+        lo_inclusive,
+        hi,
+        hi_inclusive,
+    } = *test
+    else {
+        return None;
+    };
+    Some(inclusive_bounds(lo, lo_inclusive, hi, hi_inclusive))
 }
 
 /// A range's bounds as inclusive ones: for any number `x`, `x > lo` is
