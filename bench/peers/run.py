@@ -4,7 +4,8 @@ Loads the generator's CSV files (contacts.csv, events.csv) into each engine's
 own storage -- a DuckDB table sorted by (name, contact_id, time), in memory
 or, with --duckdb-file, in a database file; a chDB MergeTree table ordered
 by (name, contact_id, time) -- then runs each
-suite segment's hand-written SQL once to warm up and REPS times measured,
+suite segment's hand-written SQL once to warm up, then measures them in rounds
+(one run of each segment per round, at least REPS runs each),
 fetching the member ids as a columnar array (numpy / Arrow), and writes
 RESULTS/<engine>.json (load time, per-segment times in ms, member counts)
 and RESULTS/<engine>/<segment>.ids (sorted contact ids, one per line).
@@ -52,19 +53,42 @@ def write_ids(path, ids):
 
 
 # At least `reps` measured runs, and more while they add up to less than
-# `min_ms`, up to MAX_RUNS: the rule of flowseg's own runs (bench/src/runs.rs).
+# `min_ms`, up to MAX_RUNS; every segment warmed up, then measured in rounds
+# of one run of each segment still due: the rules of flowseg's own runs
+# (bench/src/runs.rs), so that a burst of host noise spreads over the
+# segments it meets instead of deciding one segment's median.
 MAX_RUNS = 1000
 
 
-def measure(name, run, reps, min_ms):
-    run()  # warm-up
-    times = []
-    ids = None
-    while len(times) < reps or (sum(times) < min_ms and len(times) < MAX_RUNS):
-        t = time.perf_counter()
-        ids = run()
-        times.append((time.perf_counter() - t) * 1e3)
-    return times, ids
+def due(times, reps, min_ms):
+    return len(times) < reps or (sum(times) < min_ms and len(times) < MAX_RUNS)
+
+
+def measure_in_rounds(engine_name, segments, run, reps, min_ms):
+    """run(seg) -> ids. Returns {name: (times, ids)} or {name: exception} for
+    a segment whose query failed (it is left out of the later rounds)."""
+    out = {}
+    for seg in segments:  # warm-up
+        try:
+            out[seg["name"]] = ([], run(seg))
+        except Exception as e:  # a failing query is reported, not fatal
+            print(f"{engine_name}: {seg['name']} failed: {e}", file=sys.stderr)
+            out[seg["name"]] = e
+    while True:
+        todo = [s for s in segments if isinstance(out[s["name"]], tuple) and due(out[s["name"]][0], reps, min_ms)]
+        if not todo:
+            return out
+        for seg in todo:
+            times, _ = out[seg["name"]]
+            t = time.perf_counter()
+            try:
+                ids = run(seg)
+            except Exception as e:
+                print(f"{engine_name}: {seg['name']} failed: {e}", file=sys.stderr)
+                out[seg["name"]] = e
+                continue
+            times.append((time.perf_counter() - t) * 1e3)
+            out[seg["name"]] = (times, ids)
 
 
 class Duck:
@@ -156,14 +180,15 @@ def main():
         os.makedirs(ids_dir, exist_ok=True)
         out = {"version": engine.version, "storage": engine.storage, "load_s": load_s, "segments": {}}
         dialect = "duckdb" if engine_name == "duckdb" else "clickhouse"
+        measured = measure_in_rounds(
+            engine_name, suite["segments"], lambda seg: engine.run(seg[dialect]), args.reps, args.min_ms
+        )
         for seg in suite["segments"]:
-            sql = seg[dialect]
-            try:
-                times, ids = measure(seg["name"], lambda: engine.run(sql), args.reps, args.min_ms)
-            except Exception as e:  # a failing query is reported, not fatal
-                print(f"{engine_name}: {seg['name']} failed: {e}", file=sys.stderr)
-                out["segments"][seg["name"]] = {"error": str(e)}
+            result = measured[seg["name"]]
+            if isinstance(result, Exception):
+                out["segments"][seg["name"]] = {"error": str(result)}
                 continue
+            times, ids = result
             count = write_ids(os.path.join(ids_dir, f"{seg['name']}.ids"), ids)
             times_sorted = sorted(times)
             print(

@@ -76,31 +76,26 @@ pub fn run(data: &Path, now: i64, reps: usize, min_ms: f64, out: &Path) -> Resul
         only.as_deref()
             .is_none_or(|o| o.split(',').any(|n| n == name))
     };
-    for seg in SUITE.iter().filter(|s| wanted(s.name)) {
-        let rule = seg.rule();
-        let mut times = Vec::with_capacity(reps);
-        let mut first_ms = 0.0;
-        let mut members = None;
-        // One warm-up run, then the measured ones (see `crate::runs`).
-        let mut rep = 0;
-        while rep == 0 || crate::runs::more(&times, reps, min_ms) {
-            let t = Instant::now();
-            let (_, plan) = source
-                .plan(&rule, "/rule", index.schema(), None)
-                .map_err(|p| format!("segment {}: {p:?}", seg.name))?;
-            let result = index.evaluate(&plan, now);
-            let ms = t.elapsed().as_secs_f64() * 1e3;
-            if rep > 0 {
-                times.push(ms);
-            } else {
-                // The first evaluation also makes what later ones reuse
-                // (text verdicts, `on` translations): reported apart.
-                first_ms = ms;
-            }
-            members = Some(result);
-            rep += 1;
-        }
-        let members = members.unwrap_or_default();
+    let suite: Vec<_> = SUITE.iter().filter(|s| wanted(s.name)).collect();
+    let rules: Vec<_> = suite.iter().map(|s| s.rule()).collect();
+    let mut members = vec![None; suite.len()];
+    // Every segment warmed up, then measured in rounds (see `crate::runs`).
+    // A segment's first evaluation also makes what later ones reuse (text
+    // verdicts, `on` translations): it is reported apart.
+    let rounds = crate::runs::in_rounds(suite.len(), reps, min_ms, |i| {
+        let t = Instant::now();
+        let (_, plan) = source
+            .plan(&rules[i], "/rule", index.schema(), None)
+            .map_err(|p| format!("segment {}: {p:?}", suite[i].name))?;
+        let result = index.evaluate(&plan, now);
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        members[i] = Some(result);
+        Ok::<f64, String>(ms)
+    })?;
+    for (i, seg) in suite.iter().enumerate() {
+        let members = members[i].take().unwrap_or_default();
+        let times = &rounds.times_ms[i];
+        let first_ms = rounds.first_ms[i];
         let mut f = std::io::BufWriter::new(
             std::fs::File::create(ids_dir.join(format!("{}.ids", seg.name)))
                 .map_err(|e| e.to_string())?,
@@ -113,7 +108,7 @@ pub fn run(data: &Path, now: i64, reps: usize, min_ms: f64, out: &Path) -> Resul
             "flowseg: {:<20} {:>8} members, median {:.3} ms (first run {:.1} ms)",
             seg.name,
             members.len(),
-            crate::report::percentile(&times, 50.0),
+            crate::report::percentile(times, 50.0),
             first_ms
         );
         segments.insert(

@@ -358,7 +358,8 @@ fn scale_section(
          (flowseg: rule planned and evaluated to a bitmap in-process; peers: the SQL run \
          from Python with the ids fetched as an array). Each engine runs each segment once \
          to warm up, then at least {reps} (flowseg) or {peer_reps} (peers) times and, for \
-         fast segments, until the runs add up to {min_s} s. Ratios are peer median / flowseg median. \
+         fast segments, until the runs add up to {min_s} s, in rounds of one run of each \
+         segment still due. Ratios are peer median / flowseg median. \
          \"equal\" means both peers returned exactly flowseg's set of contact ids. \
          The machine is shared with other work (load average {} when flowseg's runs \
          began), so the p95 columns carry that noise.\n",
