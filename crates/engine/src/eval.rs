@@ -612,6 +612,9 @@ impl EventMatcher<'_, '_> {
     /// [`aggregate`] does over the kept rows. The column's storage and the
     /// function are matched once, each pair compiled as its own loop.
     ///
+    /// Which rows a contact's fold reads depends on the share of rows
+    /// kept ([`fold_contacts`](EventMatcher::fold_contacts)).
+    ///
     /// Tried and slower or no faster at `large`: folding every row in one
     /// branch-free pass, the fold restarting at each contact's first row
     /// (`spend_90d_sum` 14.7–15.5 → 21.2–22.9 ms: a serial chain through
@@ -707,17 +710,34 @@ impl EventMatcher<'_, '_> {
         let offsets = self.partition.base_offsets();
         let first = ordinals.start;
         self.row_pass_runs(ticks, ordinals, tail, words, |kept, run, words| {
-            self.each_with_rows(run, |o| {
-                let (start, end) = (offsets[o], offsets[o + 1]);
-                let (mut acc, mut n) = (init, 0u32);
-                for row in start..end {
-                    let (x, number) = value(row as usize);
-                    let take = number & kept.get(row);
-                    acc = if take { step(acc, x) } else { acc };
-                    n += u32::from(take);
-                }
-                set_verdict(words, o - first, aggregate_holds(func, comparison, acc, n));
-            });
+            // Most rows kept: every row is read and tested, in a loop that
+            // the kept test does not branch out of. Otherwise only the
+            // kept rows are visited, taken from the kept bits: at `large`,
+            // `spend_90d_sum` (90 of 180 days) 11.5–11.9 → 10.0–10.9 ms,
+            // while `low_ratings_avg` (all time, every row kept) was
+            // 4.5–4.7 ms the first way and 5.4–5.7 the second.
+            if kept.mostly_kept() {
+                self.each_with_rows(run, |o| {
+                    let (mut acc, mut n) = (init, 0u32);
+                    for row in offsets[o]..offsets[o + 1] {
+                        let (x, number) = value(row as usize);
+                        let take = number & kept.get(row);
+                        acc = if take { step(acc, x) } else { acc };
+                        n += u32::from(take);
+                    }
+                    set_verdict(words, o - first, aggregate_holds(func, comparison, acc, n));
+                });
+            } else {
+                self.each_with_rows(run, |o| {
+                    let (mut acc, mut n) = (init, 0u32);
+                    kept.each_in(offsets[o]..offsets[o + 1], |row| {
+                        let (x, number) = value(row as usize);
+                        acc = if number { step(acc, x) } else { acc };
+                        n += u32::from(number);
+                    });
+                    set_verdict(words, o - first, aggregate_holds(func, comparison, acc, n));
+                });
+            }
         });
     }
 

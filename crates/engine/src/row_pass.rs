@@ -173,6 +173,8 @@ pub(crate) struct KeptRows {
     words: Vec<u64>,
     /// Kept rows before each word.
     before: Vec<u32>,
+    /// The run's length in rows.
+    rows: u32,
 }
 
 impl KeptRows {
@@ -196,6 +198,7 @@ impl KeptRows {
             first,
             words,
             before,
+            rows: run.ticks.len() as u32,
         }
     }
 
@@ -213,6 +216,45 @@ impl KeptRows {
         let i = (row - self.first) as usize;
         let below = (1u64 << (i % 64)) - 1;
         self.before[i / 64] + (self.words[i / 64] & below).count_ones()
+    }
+
+    /// Whether at least three rows in four of the run are kept (a window
+    /// over most of the partition's time, conditions most rows pass).
+    pub(crate) fn mostly_kept(&self) -> bool {
+        let kept = self.before.last().copied().unwrap_or(0);
+        u64::from(kept) * 4 >= u64::from(self.rows) * 3
+    }
+
+    /// Calls `f` on each kept row of `rows` (rows of the run), ascending,
+    /// visiting only the kept ones: the bits of each word are taken one
+    /// by one, so rows out of the window cost nothing and the loop has no
+    /// branch on whether a row is kept.
+    #[inline(always)]
+    pub(crate) fn each_in(&self, rows: std::ops::Range<u32>, mut f: impl FnMut(u32)) {
+        if rows.start >= rows.end {
+            return;
+        }
+        let (a, b) = (
+            (rows.start - self.first) as usize,
+            (rows.end - self.first) as usize,
+        );
+        let (first_word, last_word) = (a / 64, (b - 1) / 64);
+        let from_a = !0u64 << (a % 64);
+        let to_b = !0u64 >> (63 - (b - 1) % 64);
+        for w in first_word..=last_word {
+            let mut bits = self.words[w];
+            if w == first_word {
+                bits &= from_a;
+            }
+            if w == last_word {
+                bits &= to_b;
+            }
+            let row0 = self.first + (w * 64) as u32;
+            while bits != 0 {
+                f(row0 + bits.trailing_zeros());
+                bits &= bits - 1;
+            }
+        }
     }
 }
 
@@ -236,6 +278,48 @@ mod tests {
                     .filter(|t| lo <= **t && **t <= hi)
                     .count();
                 assert_eq!(kept.before(row) as usize, want, "row {row}, {lo}..={hi}");
+            }
+        }
+    }
+
+    #[test]
+    fn each_kept_row_of_any_range_is_visited_once_in_order() {
+        let times: Vec<i64> = (0..300).map(|i| (i * i * 7919) % 1000).collect();
+        let ticks = Ticks::of(&times);
+        let run = RunTimes {
+            ticks: ticks.of_rows(0..times.len() as u32),
+            times: &times,
+        };
+        for (lo, hi, mostly) in [
+            (i64::MIN, i64::MAX, true),
+            (0, 776, true),
+            (0, 775, false),
+            (100, 600, false),
+            (600, 100, false),
+        ] {
+            let kept = KeptRows::new(run, 40, (lo, hi, &ticks), &[]);
+            assert_eq!(kept.mostly_kept(), mostly, "{lo}..={hi}");
+            // (776 keeps exactly 225 of the 300 rows, 775 one fewer.)
+            // Ranges within a word, across one edge and across several,
+            // empty, and at the run's ends.
+            for (a, b) in [
+                (0, 300),
+                (3, 9),
+                (60, 70),
+                (63, 64),
+                (64, 128),
+                (5, 250),
+                (299, 300),
+                (7, 7),
+            ] {
+                let mut seen = Vec::new();
+                kept.each_in(40 + a..40 + b, |row| seen.push(row));
+                let want: Vec<u32> = (a..b)
+                    .filter(|&i| (lo..=hi).contains(&times[i as usize]))
+                    .map(|i| 40 + i)
+                    .collect();
+                assert_eq!(seen, want, "rows {a}..{b}, {lo}..={hi}");
+                assert!(want.iter().all(|&r| kept.get(r)));
             }
         }
     }
