@@ -18,6 +18,7 @@ pub mod events;
 mod explain;
 pub mod import;
 mod index;
+mod instants;
 mod narrow;
 mod row_pass;
 mod scan;

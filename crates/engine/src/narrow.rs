@@ -11,6 +11,7 @@
 //! a value does not fit. A test is translated to the stored width (integer
 //! bounds for integers and days), so no verdict changes with the width.
 
+use crate::instants::{Instants, NO_DATE};
 use crate::scan::Selection;
 use crate::snapshot::{Reader, Writer, invalid};
 use flowseg_model::time::DAY_MS;
@@ -21,8 +22,6 @@ const NO_SMALL: i16 = i16::MIN;
 const SMALL_MAX: i16 = i16::MAX;
 /// "No value" in a floating-point column.
 const NO_NUMBER: f64 = f64::NAN;
-/// "No value" in a column of instants.
-const NO_DATE: i64 = i64::MIN;
 
 /// A number column.
 #[derive(Debug, Clone, PartialEq)]
@@ -216,8 +215,8 @@ pub enum Dates {
     /// Every value a plain date (00:00 UTC) within `±32767` days of
     /// 1970-01-01, i.e. 1880–2059: stored as days.
     Days(Vec<i16>),
-    /// Any instant.
-    Instants(Vec<i64>),
+    /// Any instant, with a coarse copy for scans ([`Instants`]).
+    Instants(Instants),
 }
 
 impl Default for Dates {
@@ -253,17 +252,14 @@ impl Dates {
                     }
                 })
                 .collect();
-            *self = Dates::Instants(instants);
+            *self = Dates::Instants(Instants::from_values(instants));
         }
         match self {
             Dates::Days(v) => {
                 grow(v, i, NO_SMALL);
                 v[i] = value.and_then(as_days).unwrap_or(NO_SMALL);
             }
-            Dates::Instants(v) => {
-                grow(v, i, NO_DATE);
-                v[i] = value.unwrap_or(NO_DATE);
-            }
+            Dates::Instants(v) => v.set(i, value),
         }
     }
 
@@ -273,7 +269,7 @@ impl Dates {
                 .get(i)
                 .filter(|d| **d != NO_SMALL)
                 .map(|d| i64::from(*d) * DAY_MS),
-            Dates::Instants(v) => v.get(i).copied().filter(|t| *t != NO_DATE),
+            Dates::Instants(v) => v.get(i),
         }
     }
 
@@ -287,14 +283,14 @@ impl Dates {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Dates::Days(v) => v.len() * 2,
-            Dates::Instants(v) => v.len() * 8,
+            Dates::Instants(v) => v.heap_bytes(),
         }
     }
 
     pub(crate) fn with_value<S: Selection>(&self, sel: &S) -> S::Out {
         match self {
             Dates::Days(v) => sel.apply(v, |d| *d != NO_SMALL),
-            Dates::Instants(v) => sel.apply(v, |t| *t != NO_DATE),
+            Dates::Instants(v) => v.with_value(sel),
         }
     }
 
@@ -314,7 +310,7 @@ impl Dates {
                 let (first, last) = (first.max(-max) as i16, last.min(max) as i16);
                 sel.apply(v, |d| (*d >= first) & (*d <= last))
             }
-            Dates::Instants(v) => sel.apply(v, |t| (*t != NO_DATE) & (lo <= *t) & (*t <= hi)),
+            Dates::Instants(v) => v.select(lo, hi, sel),
         }
     }
 }
@@ -551,7 +547,7 @@ impl Dates {
             }
             Dates::Instants(v) => {
                 w.u8(8)?;
-                w.slice(v)
+                w.slice(v.values())
             }
         }
     }
@@ -559,7 +555,7 @@ impl Dates {
     pub fn read_from<R: std::io::Read>(r: &mut Reader<R>) -> std::io::Result<Dates> {
         Ok(match r.u8()? {
             2 => Dates::Days(r.vec()?),
-            8 => Dates::Instants(r.vec()?),
+            8 => Dates::Instants(Instants::from_values(r.vec()?)),
             _ => return Err(invalid("an unknown date column width")),
         })
     }
@@ -719,7 +715,7 @@ mod tests {
             .chain(near_edges.iter().map(|d| Some(d * DAY_MS)))
             .collect();
         let mut days = Dates::default();
-        let mut instants = Dates::Instants(Vec::new());
+        let mut instants = Dates::Instants(Instants::default());
         for (i, v) in values.iter().enumerate() {
             days.set(i, *v);
             instants.set(i, *v);
@@ -837,7 +833,7 @@ mod tests {
         }
         for column in [
             Dates::Days(vec![3, NO_SMALL]),
-            Dates::Instants(vec![5, NO_DATE]),
+            Dates::Instants(Instants::from_values(vec![5, NO_DATE])),
         ] {
             let mut bytes = Vec::new();
             column.write_to(&mut Writer(&mut bytes)).unwrap();

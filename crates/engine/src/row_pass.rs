@@ -100,7 +100,7 @@ fn kept_rows_in<const AVX2: bool>(
 /// For up to 64 rows' ticks: the rows surely in window `w` (bit `i` for
 /// row `i`), and those on a closed end's tick, which need their times.
 #[inline(always)]
-fn tick_words<const AVX2: bool>(ticks: &[u16], w: TickWindow) -> (u64, u64) {
+pub(crate) fn tick_words<const AVX2: bool>(ticks: &[u16], w: TickWindow) -> (u64, u64) {
     #[cfg(target_arch = "x86_64")]
     if AVX2 && let Ok(ticks) = <&[u16; 64]>::try_from(ticks) {
         // SAFETY: `AVX2` is true only in code compiled with AVX2, which

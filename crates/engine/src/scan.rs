@@ -16,6 +16,8 @@ use std::ops::Range;
 
 use roaring::RoaringBitmap;
 
+use crate::ticks::TickWindow;
+
 /// Values per part: a column is split into one part per core, each of at
 /// least this many values. A thread costs tens of microseconds; 2^18 `f64`
 /// values read from memory take ~0.2 ms on one core (two 1M-value scans
@@ -48,6 +50,15 @@ pub(crate) trait Selection: Sync {
     fn apply<T: Sync>(&self, values: &[T], pass: impl Fn(&T) -> bool + Sync) -> Self::Out;
     /// No value passes.
     fn nothing(&self) -> Self::Out;
+    /// The verdicts of `exact` over `values`, deciding most values by
+    /// their coarse copies `ticks` in `window` ([`ticked_words`]).
+    fn apply_ticked(
+        &self,
+        ticks: &[u16],
+        window: TickWindow,
+        values: &[i64],
+        exact: impl Fn(i64) -> bool + Sync,
+    ) -> Self::Out;
 }
 
 /// The members of a scope that pass ([`filter`]).
@@ -66,6 +77,19 @@ impl Selection for InScope<'_> {
     fn nothing(&self) -> RoaringBitmap {
         RoaringBitmap::new()
     }
+    fn apply_ticked(
+        &self,
+        ticks: &[u16],
+        window: TickWindow,
+        values: &[i64],
+        exact: impl Fn(i64) -> bool + Sync,
+    ) -> RoaringBitmap {
+        if self.by_member {
+            filter(values, self.scope, true, |t| exact(*t))
+        } else {
+            bitmap_of_words(&ticked_words(ticks, window, values, exact)) & self.scope
+        }
+    }
 }
 
 /// The verdict words of the whole column ([`scan_words`]); no words when
@@ -81,6 +105,86 @@ impl Selection for WholeColumn {
     fn nothing(&self) -> Vec<u64> {
         Vec::new()
     }
+    fn apply_ticked(
+        &self,
+        ticks: &[u16],
+        window: TickWindow,
+        values: &[i64],
+        exact: impl Fn(i64) -> bool + Sync,
+    ) -> Vec<u64> {
+        ticked_words(ticks, window, values, exact)
+    }
+}
+
+/// One verdict bit per value of `values`, decided by its tick in `ticks`
+/// (a coarse copy in the values' order: [`crate::instants`]) when that is
+/// strictly inside or outside `window`, and by `exact` on the value when
+/// it is on one of the window's end ticks. Split across cores as
+/// [`scan_words`] is.
+pub(crate) fn ticked_words(
+    ticks: &[u16],
+    window: TickWindow,
+    values: &[i64],
+    exact: impl Fn(i64) -> bool + Sync,
+) -> Vec<u64> {
+    let threads = crate::cores::evaluation_threads()
+        .min(ticks.len() / VALUES_PER_THREAD)
+        .max(1);
+    let part =
+        |rows: Range<usize>| best_ticked_words(&ticks[rows.clone()], window, &values[rows], &exact);
+    if threads <= 1 {
+        return part(0..ticks.len());
+    }
+    let per_part = ticks.len().div_ceil(threads).next_multiple_of(64).max(64);
+    words_in_parts(ticks.len(), per_part, part)
+}
+
+/// [`ticked_words`] on one part, with AVX2 when the CPU has it.
+fn best_ticked_words(
+    ticks: &[u16],
+    window: TickWindow,
+    values: &[i64],
+    exact: &impl Fn(i64) -> bool,
+) -> Vec<u64> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has just been found to support AVX2.
+        return unsafe { ticked_words_avx2(ticks, window, values, exact) };
+    }
+    ticked_words_in::<false>(ticks, window, values, exact)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn ticked_words_avx2(
+    ticks: &[u16],
+    window: TickWindow,
+    values: &[i64],
+    exact: &impl Fn(i64) -> bool,
+) -> Vec<u64> {
+    ticked_words_in::<true>(ticks, window, values, exact)
+}
+
+/// `AVX2`: whether the caller is compiled with AVX2.
+#[inline(always)]
+fn ticked_words_in<const AVX2: bool>(
+    ticks: &[u16],
+    window: TickWindow,
+    values: &[i64],
+    exact: &impl Fn(i64) -> bool,
+) -> Vec<u64> {
+    let mut words = Vec::with_capacity(ticks.len().div_ceil(64));
+    for (k, (chunk, values)) in ticks.chunks(64).zip(values.chunks(64)).enumerate() {
+        prefetch_ahead(ticks, k * 64..k * 64 + 64);
+        let (mut word, mut ends) = crate::row_pass::tick_words::<AVX2>(chunk, window);
+        while ends != 0 {
+            let i = ends.trailing_zeros() as usize;
+            ends &= ends - 1;
+            word |= u64::from(exact(values[i])) << i;
+        }
+        words.push(word);
+    }
+    words
 }
 
 /// The members of `scope` whose value passes: each member tested when
