@@ -35,10 +35,28 @@ pub fn scan<T: Sync>(values: &[T], pass: impl Fn(&T) -> bool + Sync) -> RoaringB
 /// [`scan`]'s verdicts as words, bit `i % 64` of word `i / 64` for value
 /// `i`, before they become a bitmap.
 pub(crate) fn scan_words<T: Sync>(values: &[T], pass: impl Fn(&T) -> bool + Sync) -> Vec<u64> {
-    let threads = crate::cores::evaluation_threads()
-        .min(values.len() / VALUES_PER_THREAD)
-        .max(1);
-    words_of_parts(values, pass, threads)
+    words_of_parts(values, pass, scan_parts(values.len()))
+}
+
+/// How many parts, one per thread, a scan of `len` values is split into.
+fn scan_parts(len: usize) -> usize {
+    crate::cores::evaluation_threads()
+        .min(len / VALUES_PER_THREAD)
+        .max(1)
+}
+
+/// `part_words` over `0..len` in `parts` parts of whole words, the first
+/// on the calling thread ([`words_in_parts`]).
+fn words_in_n_parts(
+    len: usize,
+    parts: usize,
+    part_words: impl Fn(Range<usize>) -> Vec<u64> + Sync,
+) -> Vec<u64> {
+    if parts <= 1 {
+        return part_words(0..len);
+    }
+    let per_part = len.div_ceil(parts).next_multiple_of(64).max(64);
+    words_in_parts(len, per_part, part_words)
 }
 
 /// Where a column test's verdicts go. A column's test picks its loop (the
@@ -127,16 +145,9 @@ pub(crate) fn ticked_words(
     values: &[i64],
     exact: impl Fn(i64) -> bool + Sync,
 ) -> Vec<u64> {
-    let threads = crate::cores::evaluation_threads()
-        .min(ticks.len() / VALUES_PER_THREAD)
-        .max(1);
-    let part =
-        |rows: Range<usize>| best_ticked_words(&ticks[rows.clone()], window, &values[rows], &exact);
-    if threads <= 1 {
-        return part(0..ticks.len());
-    }
-    let per_part = ticks.len().div_ceil(threads).next_multiple_of(64).max(64);
-    words_in_parts(ticks.len(), per_part, part)
+    words_in_n_parts(ticks.len(), scan_parts(ticks.len()), |rows| {
+        best_ticked_words(&ticks[rows.clone()], window, &values[rows], &exact)
+    })
 }
 
 /// [`ticked_words`] on one part, with AVX2 when the CPU has it.
@@ -214,11 +225,7 @@ fn words_of_parts<T: Sync>(
     pass: impl Fn(&T) -> bool + Sync,
     parts: usize,
 ) -> Vec<u64> {
-    if parts <= 1 {
-        return best_verdict_words(values, &pass);
-    }
-    let per_part = values.len().div_ceil(parts).next_multiple_of(64).max(64);
-    words_in_parts(values.len(), per_part, |part| {
+    words_in_n_parts(values.len(), parts, |part| {
         best_verdict_words(&values[part], &pass)
     })
 }
