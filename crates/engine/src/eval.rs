@@ -801,9 +801,9 @@ impl EventMatcher<'_, '_> {
 /// ms without these requests and 7.6 with them.
 const SWEEP_AHEAD: usize = 128;
 
-/// Up to how many kept rows per 2 contacts (as a divisor: kept rows
-/// times this below the contacts) a row-pass count visits the kept rows'
-/// contacts rather than every contact.
+/// A row-pass count visits only the kept rows' contacts, rather than
+/// every contact, while its kept rows times this are fewer than its
+/// contacts (2: fewer kept rows than half the contacts).
 const SPARSE_KEPT_PER_CONTACT: usize = 2;
 
 /// The contact of `contacts` (a range of a partition's contact directory
