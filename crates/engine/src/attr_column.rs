@@ -4,7 +4,9 @@
 //! by the values it has seen: strings as dictionary codes in the narrowest
 //! width the dictionary allows (1, 2 or 4 bytes), numbers as `i16` while
 //! every one is an integer within ±32766 (a rating, a quantity, a count of
-//! results), else as `f64`, booleans as one byte. "Absent" and `null` are reserved values of each encoding. A
+//! results), else as `i32` cents while every one is a whole number of
+//! hundredths (a price, an order value), else as `f64`, booleans as one
+//! byte. "Absent" and `null` are reserved values of each encoding. A
 //! column that meets a second type becomes [`AttrData::Mixed`] (16-byte
 //! cells), which is what every column used to be.
 
@@ -31,6 +33,10 @@ pub(crate) const NUM_NULL: u64 = 0x7ff8_f10e_0000_0002;
 /// Integer-column values for "absent" and `null`; integers use the rest.
 pub(crate) const INT_ABSENT: i16 = i16::MIN;
 pub(crate) const INT_NULL: i16 = i16::MIN + 1;
+/// Cents-column values for "absent" and `null`: below every value held,
+/// so that a range of cents never takes them in.
+pub(crate) const CENTS_ABSENT: i32 = i32::MIN;
+pub(crate) const CENTS_NULL: i32 = i32::MIN + 1;
 /// Boolean-column bytes.
 const BOOL_FALSE: u8 = 0;
 const BOOL_TRUE: u8 = 1;
@@ -48,6 +54,9 @@ pub(crate) enum Stored<'a> {
     Numbers(&'a [f64]),
     /// Integers; "absent" and `null` are [`INT_ABSENT`] and [`INT_NULL`].
     Integers(&'a [i16]),
+    /// Hundredths (the number is `c / 100`, see [`cents_value`]); "absent"
+    /// and `null` are [`CENTS_ABSENT`] and [`CENTS_NULL`].
+    Cents(&'a [i32]),
     /// Booleans: `false` 0, `true` 1, "absent" 2, `null` 3.
     Bools(&'a [u8]),
     Mixed,
@@ -59,6 +68,9 @@ enum AttrData {
     Number(Vec<f64>),
     /// Numbers while every one fits [`as_integer`].
     Integer(Vec<i16>),
+    /// Numbers while every one fits [`as_cents`] (and not all
+    /// [`as_integer`]): half the bytes of `f64` for prices and amounts.
+    Cents(Vec<i32>),
     Bool(Vec<u8>),
     Mixed(Vec<Cell>),
 }
@@ -98,6 +110,27 @@ fn as_integer(x: f64) -> Option<i16> {
     (i > INT_NULL && f64::from(i).to_bits() == x.to_bits()).then_some(i)
 }
 
+/// `x` as a whole number of hundredths `c`, when `c / 100` gives `x`
+/// back exactly (the bits round-trip, so `-0.0` does not fit; `0.1`,
+/// which is not exactly a tenth in binary, fits as 10 because `10 / 100`
+/// rounds to the same `f64`) and `c` is not one of the reserved values.
+pub(crate) fn as_cents(x: f64) -> Option<i32> {
+    let scaled = (x * 100.0).round();
+    // Also refuses NaN and the infinities (every comparison with NaN fails).
+    if !(scaled > f64::from(CENTS_NULL) && scaled <= f64::from(i32::MAX)) {
+        return None;
+    }
+    let c = scaled as i32;
+    (cents_value(c).to_bits() == x.to_bits()).then_some(c)
+}
+
+/// The number `c` hundredths stand for: `c / 100` correctly rounded, the
+/// one definition every reader of a cents column uses.
+#[inline(always)]
+pub(crate) fn cents_value(c: i32) -> f64 {
+    f64::from(c) / 100.0
+}
+
 /// The kind of column a value belongs in; `None` fits every kind.
 fn kind_of(cell: Cell) -> Option<u8> {
     match cell {
@@ -116,6 +149,9 @@ impl AttrColumn {
             (Some(1), Cell::Num(x)) if as_integer(x).is_some() => {
                 AttrData::Integer(vec![INT_ABSENT; rows])
             }
+            (Some(1), Cell::Num(x)) if as_cents(x).is_some() => {
+                AttrData::Cents(vec![CENTS_ABSENT; rows])
+            }
             (Some(1), _) => AttrData::Number(vec![f64::from_bits(NUM_ABSENT); rows]),
             (Some(2), _) => AttrData::Bool(vec![BOOL_ABSENT; rows]),
             _ => AttrData::Text(Codes::U8(vec![u8::ABSENT; rows])),
@@ -131,6 +167,7 @@ impl AttrColumn {
             AttrData::Text(c) => c.len(),
             AttrData::Number(v) => v.len(),
             AttrData::Integer(v) => v.len(),
+            AttrData::Cents(v) => v.len(),
             AttrData::Bool(v) => v.len(),
             AttrData::Mixed(v) => v.len(),
         }
@@ -145,7 +182,7 @@ impl AttrColumn {
         match &self.data {
             AttrData::Text(Codes::U8(_)) | AttrData::Bool(_) => 1,
             AttrData::Text(Codes::U16(_)) | AttrData::Integer(_) => 2,
-            AttrData::Text(Codes::U32(_)) => 4,
+            AttrData::Text(Codes::U32(_)) | AttrData::Cents(_) => 4,
             AttrData::Number(_) => 8,
             AttrData::Mixed(_) => std::mem::size_of::<Cell>(),
         }
@@ -166,6 +203,7 @@ impl AttrColumn {
             AttrData::Text(Codes::U32(v)) => slot(v, row),
             AttrData::Number(v) => slot(v, row),
             AttrData::Integer(v) => slot(v, row),
+            AttrData::Cents(v) => slot(v, row),
             AttrData::Bool(v) => slot(v, row),
             AttrData::Mixed(v) => slot(v, row),
         }
@@ -180,6 +218,7 @@ impl AttrColumn {
             AttrData::Text(Codes::U32(v)) => Stored::Codes32(v),
             AttrData::Number(v) => Stored::Numbers(v),
             AttrData::Integer(v) => Stored::Integers(v),
+            AttrData::Cents(v) => Stored::Cents(v),
             AttrData::Bool(v) => Stored::Bools(v),
             AttrData::Mixed(_) => Stored::Mixed,
         }
@@ -207,6 +246,11 @@ impl AttrColumn {
                 INT_ABSENT => Cell::Absent,
                 INT_NULL => Cell::Null,
                 i => Cell::Num(f64::from(i)),
+            },
+            AttrData::Cents(v) => match v[r] {
+                CENTS_ABSENT => Cell::Absent,
+                CENTS_NULL => Cell::Null,
+                c => Cell::Num(cents_value(c)),
             },
             AttrData::Bool(v) => match v[r] {
                 BOOL_FALSE => Cell::Bool(false),
@@ -243,6 +287,10 @@ impl AttrColumn {
                 k.number = v.iter().any(|i| *i > INT_NULL);
                 k.null = v.contains(&INT_NULL);
             }
+            AttrData::Cents(v) => {
+                k.number = v.iter().any(|c| *c > CENTS_NULL);
+                k.null = v.contains(&CENTS_NULL);
+            }
             AttrData::Bool(v) => {
                 k.boolean = v.iter().any(|b| *b <= BOOL_TRUE);
                 k.null = v.contains(&BOOL_NULL);
@@ -265,6 +313,10 @@ impl AttrColumn {
             AttrData::Integer(v) => {
                 let i = v[row as usize];
                 (i > INT_NULL).then(|| f64::from(i))
+            }
+            AttrData::Cents(v) => {
+                let c = v[row as usize];
+                (c > CENTS_NULL).then(|| cents_value(c))
             }
             AttrData::Mixed(v) => match v[row as usize] {
                 Cell::Num(x) => Some(x),
@@ -308,6 +360,7 @@ impl AttrColumn {
             AttrData::Text(c) => c.push(CODE_ABSENT),
             AttrData::Number(v) => v.push(f64::from_bits(NUM_ABSENT)),
             AttrData::Integer(v) => v.push(INT_ABSENT),
+            AttrData::Cents(v) => v.push(CENTS_ABSENT),
             AttrData::Bool(v) => v.push(BOOL_ABSENT),
             AttrData::Mixed(v) => v.push(Cell::Absent),
         }
@@ -334,6 +387,12 @@ impl AttrColumn {
                 Some(i) => set_int(v, row, i),
                 None => false,
             },
+            (AttrData::Cents(v), Cell::Absent) => set_cents(v, row, CENTS_ABSENT),
+            (AttrData::Cents(v), Cell::Null) => set_cents(v, row, CENTS_NULL),
+            (AttrData::Cents(v), Cell::Num(x)) => match as_cents(x) {
+                Some(c) => set_cents(v, row, c),
+                None => false,
+            },
             (AttrData::Bool(v), Cell::Absent) => set_byte(v, row, BOOL_ABSENT),
             (AttrData::Bool(v), Cell::Null) => set_byte(v, row, BOOL_NULL),
             (AttrData::Bool(v), Cell::Bool(b)) => set_byte(v, row, u8::from(b)),
@@ -357,13 +416,22 @@ impl AttrColumn {
         if uniform {
             let first = cells.iter().copied().find(|c| kind_of(*c).is_some());
             let mut typed = AttrColumn::new(cells.len(), first.unwrap_or(Cell::Absent));
-            // Numbers that are not all integers go to `f64` at once, so that
-            // no `set` below retypes the column again.
-            let all_integers = cells
-                .iter()
-                .all(|c| !matches!(c, Cell::Num(x) if as_integer(*x).is_none()));
-            if !all_integers && matches!(typed.data, AttrData::Integer(_)) {
-                typed.data = AttrData::Number(vec![f64::from_bits(NUM_ABSENT); cells.len()]);
+            // Numbers go at once to the narrowest storage that holds them
+            // all, so that no `set` below retypes the column again.
+            let all_fit = |fits: fn(f64) -> bool| {
+                cells
+                    .iter()
+                    .all(|c| !matches!(c, Cell::Num(x) if !fits(*x)))
+            };
+            if matches!(typed.data, AttrData::Integer(_) | AttrData::Cents(_)) {
+                let rows = cells.len();
+                typed.data = if all_fit(|x| as_integer(x).is_some()) {
+                    AttrData::Integer(vec![INT_ABSENT; rows])
+                } else if all_fit(|x| as_cents(x).is_some()) {
+                    AttrData::Cents(vec![CENTS_ABSENT; rows])
+                } else {
+                    AttrData::Number(vec![f64::from_bits(NUM_ABSENT); rows])
+                };
             }
             typed.dict = std::mem::take(&mut rebuilt.dict);
             for (r, c) in cells.iter().enumerate() {
@@ -382,6 +450,7 @@ impl AttrColumn {
             AttrData::Text(c) => AttrData::Text(c.permute(order)),
             AttrData::Number(v) => AttrData::Number(permute(v, order)),
             AttrData::Integer(v) => AttrData::Integer(permute(v, order)),
+            AttrData::Cents(v) => AttrData::Cents(permute(v, order)),
             AttrData::Bool(v) => AttrData::Bool(permute(v, order)),
             AttrData::Mixed(v) => AttrData::Mixed(permute(v, order)),
         };
@@ -392,6 +461,7 @@ impl AttrColumn {
             AttrData::Text(c) => c.heap_bytes(),
             AttrData::Number(v) => v.capacity() * 8,
             AttrData::Integer(v) => v.capacity() * 2,
+            AttrData::Cents(v) => v.capacity() * 4,
             AttrData::Bool(v) => v.capacity(),
             AttrData::Mixed(v) => v.capacity() * std::mem::size_of::<Cell>(),
         };
@@ -418,6 +488,10 @@ impl AttrColumn {
             }
             AttrData::Integer(v) => {
                 w.u8(6)?;
+                w.slice(v)?;
+            }
+            AttrData::Cents(v) => {
+                w.u8(7)?;
                 w.slice(v)?;
             }
             AttrData::Mixed(cells) => {
@@ -449,6 +523,7 @@ impl AttrColumn {
             3 => AttrData::Number(r.vec()?),
             4 => AttrData::Bool(r.vec()?),
             6 => AttrData::Integer(r.vec()?),
+            7 => AttrData::Cents(r.vec()?),
             5 => {
                 let n = r.u64()?;
                 let mut cells = Vec::new();
@@ -503,6 +578,11 @@ fn set_int(v: &mut [i16], row: usize, i: i16) -> bool {
     true
 }
 
+fn set_cents(v: &mut [i32], row: usize, c: i32) -> bool {
+    v[row] = c;
+    true
+}
+
 fn set_byte(v: &mut [u8], row: usize, b: u8) -> bool {
     v[row] = b;
     true
@@ -549,10 +629,14 @@ mod tests {
     }
 
     /// Integers take 2 bytes until a number does not fit; then the column
-    /// becomes `f64` once, keeping every value, absent and `null`.
+    /// becomes hundredths (4 bytes) if every number is a whole number of
+    /// them, else `f64`, once, keeping every value, absent and `null`;
+    /// hundredths become `f64` at the first number that is not.
     #[test]
     fn integers_stay_narrow_until_a_number_does_not_fit() {
-        for wide in [2.5, 40_000.0, -32_767.0, -0.0, 1e300] {
+        let cents = [2.5, 40_000.0, -32_767.0, 0.1, 19.99, -21_474_836.46];
+        let doubles = [-0.0, 1e300, 0.001, 21_474_836.48, f64::INFINITY];
+        for (wide, bytes) in cents.iter().map(|x| (*x, 4)).chain(doubles.map(|x| (x, 8))) {
             let mut c = AttrColumn::new(1, Cell::Num(3.0));
             c.set(0, Cell::Num(3.0));
             for cell in [
@@ -570,24 +654,63 @@ mod tests {
             assert_eq!(c.number(4), Some(-32_766.0));
             let k = c.kinds_present();
             assert!(k.number && k.null && !k.string);
-            let mut bytes = Vec::new();
-            c.write_to(&mut Writer(&mut bytes)).unwrap();
-            let back = AttrColumn::read_from(&mut Reader(&bytes[..])).unwrap();
+            let mut written = Vec::new();
+            c.write_to(&mut Writer(&mut written)).unwrap();
+            let back = AttrColumn::read_from(&mut Reader(&written[..])).unwrap();
             assert_eq!(cells(&back), cells(&c));
             c.push(Cell::Num(wide));
-            assert!(matches!(c.data, AttrData::Number(_)), "{wide}");
-            let want = [3.0, 5.0, f64::NAN, f64::NAN, -32_766.0, 32_767.0, wide];
-            let got: Vec<Cell> = cells(&c);
-            assert_eq!(got[2], Cell::Null);
-            assert_eq!(got[3], Cell::Absent);
-            for (i, x) in want.iter().enumerate().filter(|(_, x)| !x.is_nan()) {
-                assert_eq!(
-                    c.number(i as u32).map(f64::to_bits),
-                    Some(x.to_bits()),
-                    "{wide}: row {i}"
-                );
-            }
+            assert_eq!(c.cell_bytes(), bytes, "{wide}");
+            let mut want = vec![3.0, 5.0, f64::NAN, f64::NAN, -32_766.0, 32_767.0, wide];
+            let check = |c: &AttrColumn, want: &[f64]| {
+                let got: Vec<Cell> = cells(c);
+                assert_eq!(got[2], Cell::Null);
+                assert_eq!(got[3], Cell::Absent);
+                for (i, x) in want.iter().enumerate().filter(|(_, x)| !x.is_nan()) {
+                    assert_eq!(
+                        c.number(i as u32).map(f64::to_bits),
+                        Some(x.to_bits()),
+                        "{wide}: row {i}"
+                    );
+                }
+                let k = c.kinds_present();
+                assert!(k.number && k.null && !k.string);
+                let mut written = Vec::new();
+                c.write_to(&mut Writer(&mut written)).unwrap();
+                let back = AttrColumn::read_from(&mut Reader(&written[..])).unwrap();
+                assert_eq!(back.cell_bytes(), c.cell_bytes());
+                assert_eq!(cells(&back), got);
+            };
+            check(&c, &want);
+            // One more number that is no whole hundredth: `f64` from here.
+            c.push(Cell::Num(0.125));
+            want.push(0.125);
+            assert_eq!(c.cell_bytes(), 8, "{wide}");
+            check(&c, &want);
         }
+    }
+
+    /// A column whose first number is a hundredth starts as hundredths.
+    #[test]
+    fn hundredths_are_exact_or_refused() {
+        let c = AttrColumn::new(3, Cell::Num(0.3));
+        assert_eq!(c.cell_bytes(), 4);
+        for x in [0.3, 0.07, 1.1, -99.99, 1234.56, 0.0, 42.0] {
+            let cents = as_cents(x).unwrap_or_else(|| panic!("{x}"));
+            assert_eq!(cents_value(cents).to_bits(), x.to_bits(), "{x}");
+        }
+        for x in [
+            0.005,
+            1.0 / 3.0,
+            -0.0,
+            f64::NAN,
+            f64::NEG_INFINITY,
+            3e10,
+            -21_474_836.47,
+        ] {
+            assert_eq!(as_cents(x), None, "{x}");
+        }
+        // The reserved values' neighbours: the least hundredth held.
+        assert_eq!(as_cents(-21_474_836.46), Some(CENTS_NULL + 1));
     }
 
     #[test]

@@ -647,7 +647,7 @@ impl EventMatcher<'_, '_> {
         tail: &[u32],
         words: &mut [u64],
     ) {
-        use crate::attr_column::{INT_NULL, Stored};
+        use crate::attr_column::{CENTS_NULL, INT_NULL, Stored, cents_value};
         let MeasurePlan::Aggregate { func, .. } = self.plan.measure else {
             return;
         };
@@ -667,6 +667,9 @@ impl EventMatcher<'_, '_> {
                     (f64::from(v[r]), v[r] > INT_NULL)
                 })
             }
+            Stored::Cents(v) => self.sweep_aggregates_of(ticks, ordinals, tail, words, func, |r| {
+                (cents_value(v[r]), v[r] > CENTS_NULL)
+            }),
             _ => self.sweep_aggregates_of(ticks, ordinals, tail, words, func, |r| {
                 column.number(r as u32).map_or((0.0, false), |x| (x, true))
             }),

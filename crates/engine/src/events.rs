@@ -20,7 +20,10 @@ use flowseg_rules::plan::{AttrPlan, AttrTest, NumberTest};
 use roaring::RoaringBitmap;
 
 pub use crate::attr_column::{AttrColumn, Cell};
-use crate::attr_column::{INT_ABSENT, INT_NULL, NUM_ABSENT, NUM_NULL, Stored, permute};
+use crate::attr_column::{
+    CENTS_ABSENT, CENTS_NULL, INT_ABSENT, INT_NULL, NUM_ABSENT, NUM_NULL, Stored, cents_value,
+    permute,
+};
 use crate::dict::Verdicts;
 use crate::snapshot::{Reader, Writer, invalid};
 use crate::ticks::Ticks;
@@ -598,6 +601,13 @@ enum RowTest<'p, 'c> {
     /// Numbers, under a numeric test.
     Numbers(&'c [f64], &'p flowseg_rules::plan::NumberTest),
     Integers(&'c [i16], &'p flowseg_rules::plan::NumberTest),
+    /// Hundredths, under a numeric test; for a range, its inclusive
+    /// bounds in hundredths ([`cents_range`]).
+    Cents(
+        &'c [i32],
+        &'p flowseg_rules::plan::NumberTest,
+        Option<(i32, i32)>,
+    ),
     /// Anything else: decoded cell by cell.
     Cells,
 }
@@ -629,6 +639,9 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
             (Some(Stored::Codes32(v)), _) if string_pass.is_some() => RowTest::Codes32(v),
             (Some(Stored::Numbers(v)), AttrTest::Number(t)) => RowTest::Numbers(v, t),
             (Some(Stored::Integers(v)), AttrTest::Number(t)) => RowTest::Integers(v, t),
+            (Some(Stored::Cents(v)), AttrTest::Number(t)) => {
+                RowTest::Cents(v, t, inclusive_range(t).map(cents_range))
+            }
             (Some(Stored::Bools(v)), _) => {
                 // Only 0..=3 are stored; any other byte reads as absent.
                 let mut table = Box::new([u8::from(absent); 256]);
@@ -671,6 +684,7 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
             RowTest::Codes32(codes) => self.code_passes(codes[r], u32::MAX),
             RowTest::Numbers(values, test) => self.number_passes(values[r], test),
             RowTest::Integers(values, test) => self.integer_passes(values[r], test),
+            RowTest::Cents(values, test, range) => self.cents_passes(values[r], test, *range),
             RowTest::Cells => self.cell_passes(row),
         }
     }
@@ -703,6 +717,16 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
             // SAFETY: as above.
             return word & unsafe { self.range_passing_avx2(values, bounds) };
         }
+        #[cfg(target_arch = "x86_64")]
+        if AVX2
+            && let RowTest::Cents(values, _, Some(bounds)) = &self.stored
+            && let Some(Ok(values)) = values
+                .get(first as usize..first as usize + len)
+                .map(<&[i32; 64]>::try_from)
+        {
+            // SAFETY: as above.
+            return word & unsafe { self.cents_passing_avx2(values, *bounds) };
+        }
         let mut flags = [0u8; 64];
         for (i, f) in flags.iter_mut().enumerate() {
             *f = ((word >> i) & 1) as u8;
@@ -734,6 +758,35 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
             positive |= mask(inside);
             absent |= mask(_mm256_castsi256_pd(_mm256_cmpeq_epi64(bits, absent_bits)));
             null |= mask(_mm256_castsi256_pd(_mm256_cmpeq_epi64(bits, null_bits)));
+        }
+        let all_if = |b: bool| 0u64.wrapping_sub(u64::from(b));
+        ((positive ^ all_if(self.plan.negated)) & !(absent | null))
+            | (absent & all_if(self.absent))
+            | (null & all_if(self.null))
+    }
+
+    /// [`range_passing_avx2`](PreparedFilter::range_passing_avx2) for a
+    /// cents column, with the range's inclusive `bounds` in hundredths: 8
+    /// rows per instruction, half the bytes of `f64`.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn cents_passing_avx2(&self, values: &[i32; 64], (lo, hi): (i32, i32)) -> u64 {
+        use std::arch::x86_64::*;
+        let (lo, hi) = (_mm256_set1_epi32(lo), _mm256_set1_epi32(hi));
+        let (absent_c, null_c) = (
+            _mm256_set1_epi32(CENTS_ABSENT),
+            _mm256_set1_epi32(CENTS_NULL),
+        );
+        let (mut positive, mut absent, mut null) = (0u64, 0u64, 0u64);
+        for (j, eight) in values.chunks_exact(8).enumerate() {
+            // SAFETY: `eight` holds the 8 values read.
+            let v = unsafe { _mm256_loadu_si256(eight.as_ptr().cast()) };
+            let outside = _mm256_or_si256(_mm256_cmpgt_epi32(lo, v), _mm256_cmpgt_epi32(v, hi));
+            let mask =
+                |m: __m256i| u64::from(_mm256_movemask_ps(_mm256_castsi256_ps(m)) as u8) << (8 * j);
+            positive |= !mask(outside) & (0xff << (8 * j));
+            absent |= mask(_mm256_cmpeq_epi32(v, absent_c));
+            null |= mask(_mm256_cmpeq_epi32(v, null_c));
         }
         let all_if = |b: bool| 0u64.wrapping_sub(u64::from(b));
         ((positive ^ all_if(self.plan.negated)) & !(absent | null))
@@ -784,6 +837,9 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
             RowTest::Integers(values, test) => {
                 each(flags, &values[rows], |i| self.integer_passes(i, test))
             }
+            RowTest::Cents(values, test, range) => {
+                each(flags, &values[rows], |c| self.cents_passes(c, test, *range))
+            }
             RowTest::Cells => {
                 for (row, f) in (first..).zip(flags.iter_mut()) {
                     *f &= u8::from(self.cell_passes(row));
@@ -809,6 +865,28 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
             INT_ABSENT => self.absent,
             INT_NULL => self.null,
             i => test.matches(f64::from(i)) != self.plan.negated,
+        }
+    }
+
+    /// A stored number of hundredths' verdict, through the range in
+    /// hundredths when the test is one.
+    #[inline(always)]
+    fn cents_passes(
+        &self,
+        c: i32,
+        test: &flowseg_rules::plan::NumberTest,
+        range: Option<(i32, i32)>,
+    ) -> bool {
+        match c {
+            CENTS_ABSENT => self.absent,
+            CENTS_NULL => self.null,
+            c => {
+                let positive = match range {
+                    Some((lo, hi)) => lo <= c && c <= hi,
+                    None => test.matches(cents_value(c)),
+                };
+                positive != self.plan.negated
+            }
         }
     }
 
@@ -877,6 +955,44 @@ fn inclusive_bounds(lo: f64, lo_inclusive: bool, hi: f64, hi_inclusive: bool) ->
         (false, hi) => hi.next_down(),
     };
     (lo, hi)
+}
+
+/// An inclusive range of numbers as the inclusive range of the stored
+/// hundredths whose numbers lie in it: `c / 100` rises with `c`, so they
+/// are one run of integers. An empty range (nothing passes, NaN bounds
+/// included) is `(i32::MAX, i32::MIN)`, which no `c` lies in.
+fn cents_range((lo, hi): (f64, f64)) -> (i32, i32) {
+    const EMPTY: (i32, i32) = (i32::MAX, i32::MIN);
+    let (least, most) = (CENTS_NULL + 1, i32::MAX);
+    // The guess is within a step or two of the answer (`x * 100` is off
+    // by an ulp at most); the steps make it exact.
+    let near = |x: f64| ((x * 100.0).round() as i64).clamp(least.into(), most.into()) as i32;
+    if lo.is_nan() || hi.is_nan() || cents_value(most) < lo || cents_value(least) > hi {
+        return EMPTY;
+    }
+    let mut first = if cents_value(least) >= lo {
+        least
+    } else {
+        near(lo)
+    };
+    while cents_value(first) < lo {
+        first += 1;
+    }
+    while first > least && cents_value(first - 1) >= lo {
+        first -= 1;
+    }
+    let mut last = if cents_value(most) <= hi {
+        most
+    } else {
+        near(hi)
+    };
+    while cents_value(last) > hi {
+        last -= 1;
+    }
+    while last < most && cents_value(last + 1) <= hi {
+        last += 1;
+    }
+    if first > last { EMPTY } else { (first, last) }
 }
 
 /// Whether every prepared filter passes for `row`.
@@ -992,6 +1108,7 @@ impl EventPartition {
 #[cfg(test)]
 mod tests {
     use super::ByteExceptions;
+    use flowseg_model::AttrValue;
 
     /// Every byte's verdict through the exceptions is the table's.
     fn agrees(table: &[u8; 256], few: &ByteExceptions) {
@@ -1055,34 +1172,48 @@ mod tests {
         assert_eq!(ByteExceptions::of(&[0u8; 256]), None);
     }
 
-    #[test]
-    fn number_ranges_decided_a_word_at_a_time_agree_with_each_row() {
-        use super::EventPartition;
-        use flowseg_model::{AttrValue, Attributes};
-        use flowseg_rules::plan::{AttrPlan, AttrTest, NumberTest};
-        let samples = [-1.5, 0.0, 199.99, 200.0, 200.5, 350.25, 1e300, -0.0];
-        let mut p = EventPartition::default();
+    /// A partition of 200 rows over 10 contacts whose attribute `v` is
+    /// absent, `null` or one of `samples`, with each row's value.
+    fn partition_of_numbers(samples: &[f64]) -> (super::EventPartition, Vec<Option<AttrValue>>) {
+        use flowseg_model::Attributes;
+        let mut p = super::EventPartition::default();
+        let mut values = vec![None; 200];
         for i in 0..200u32 {
             let mut attrs = Attributes::new();
-            match i % 7 {
-                0 => {}
-                1 => {
-                    attrs.insert("v".into(), AttrValue::Null);
-                }
-                _ => {
-                    attrs.insert("v".into(), AttrValue::Num(samples[(i as usize * 5) % 8]));
-                }
+            let value = match i % 7 {
+                0 => None,
+                1 => Some(AttrValue::Null),
+                _ => Some(AttrValue::Num(samples[(i as usize * 5) % samples.len()])),
+            };
+            if let Some(v) = &value {
+                attrs.insert("v".into(), v.clone());
             }
             p.push(i % 10, i, 1_000 + i64::from(i), &attrs);
         }
         p.compact(&(0..10).collect());
-        let ranges = [
-            (200.0, false, f64::INFINITY, true),
-            (200.0, true, 350.25, false),
-            (f64::NEG_INFINITY, true, 0.0, true),
-            (199.99, true, 199.99, true),
-        ];
-        for (lo, lo_inclusive, hi, hi_inclusive) in ranges {
+        // The merge sorts rows by (contact, time): row `r` now holds what
+        // was pushed as `i`, read back through the seq column.
+        for row in 0..200u32 {
+            let i = p.seq[row as usize] as usize;
+            values[row as usize] = match i % 7 {
+                0 => None,
+                1 => Some(AttrValue::Null),
+                _ => Some(AttrValue::Num(samples[(i * 5) % samples.len()])),
+            };
+        }
+        (p, values)
+    }
+
+    /// Every range over `p`'s `v`, negated or not: the verdict of each
+    /// row, a word at a time (with and without AVX2), is the plan's own
+    /// test on the row's value.
+    fn ranges_agree(
+        p: &super::EventPartition,
+        values: &[Option<AttrValue>],
+        ranges: &[(f64, bool, f64, bool)],
+    ) {
+        use flowseg_rules::plan::{AttrPlan, AttrTest, NumberTest};
+        for &(lo, lo_inclusive, hi, hi_inclusive) in ranges {
             for negated in [false, true] {
                 let plan = AttrPlan {
                     attribute: "v".into(),
@@ -1098,8 +1229,10 @@ mod tests {
                 for first in [0u32, 64, 128] {
                     let by_rows = filters[0].and_word::<false>(first, 64, u64::MAX);
                     for i in 0..64 {
-                        let passes = filters[0].passes(first + i);
-                        assert_eq!((by_rows >> i) & 1 == 1, passes, "row {}", first + i);
+                        let row = (first + i) as usize;
+                        let want = plan.test.matches(0, values[row].as_ref()) != negated;
+                        assert_eq!(filters[0].passes(first + i), want, "row {row}: {values:?}");
+                        assert_eq!((by_rows >> i) & 1 == 1, want, "row {row}");
                     }
                     #[cfg(target_arch = "x86_64")]
                     if std::arch::is_x86_feature_detected!("avx2") {
@@ -1110,6 +1243,97 @@ mod tests {
                         assert_eq!(kept, by_rows & some, "only kept rows stay kept");
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn number_ranges_decided_a_word_at_a_time_agree_with_each_row() {
+        let samples = [-1.5, 0.0, 199.99, 200.0, 200.5, 350.25, 1e300, -0.0];
+        let (p, values) = partition_of_numbers(&samples);
+        assert_eq!(p.attrs[0].cell_bytes(), 8, "-0.0 and 1e300 are no cents");
+        let ranges = [
+            (200.0, false, f64::INFINITY, true),
+            (200.0, true, 350.25, false),
+            (f64::NEG_INFINITY, true, 0.0, true),
+            (199.99, true, 199.99, true),
+        ];
+        ranges_agree(&p, &values, &ranges);
+    }
+
+    /// Hundredths, down to the reserved values' neighbours, under ranges
+    /// whose ends fall on, between and beyond stored values.
+    #[test]
+    fn cents_ranges_decided_a_word_at_a_time_agree_with_each_row() {
+        let samples = [
+            -1.5,
+            0.0,
+            0.1,
+            199.99,
+            200.0,
+            200.5,
+            350.25,
+            21_474_836.47,
+            -21_474_836.46,
+        ];
+        let (p, values) = partition_of_numbers(&samples);
+        assert_eq!(p.attrs[0].cell_bytes(), 4, "stored as hundredths");
+        let ranges = [
+            (200.0, false, f64::INFINITY, true),
+            (200.0, true, 350.25, false),
+            (f64::NEG_INFINITY, true, 0.0, true),
+            (199.99, true, 199.99, true),
+            (199.985, true, 199.995, true),
+            (0.1, false, 0.1, true),
+            (0.1, true, 0.1, true),
+            (f64::NEG_INFINITY, false, -21_474_836.46, true),
+            (21_474_836.47, true, f64::INFINITY, false),
+            (3e10, true, f64::INFINITY, true),
+            (f64::NEG_INFINITY, true, -3e10, true),
+            (350.25, true, 200.0, true),
+            (f64::NAN, true, 1.0, true),
+        ];
+        ranges_agree(&p, &values, &ranges);
+    }
+
+    /// The bounds in hundredths are exact: the first passes and the one
+    /// below it does not, at each end, for bounds on, near and between
+    /// representable hundredths.
+    #[test]
+    fn a_range_in_hundredths_starts_and_ends_where_the_numbers_do() {
+        use super::{CENTS_NULL, cents_range, cents_value};
+        let least = CENTS_NULL + 1;
+        let mut bounds = vec![0.0, -0.0, 0.005, 0.1, 0.3, 1.0 / 3.0, -7.77, 123_456.785];
+        for c in [1, 7, 29, 1_000_001, -3, least, i32::MAX] {
+            let x = cents_value(c);
+            bounds.extend([x, x.next_up(), x.next_down()]);
+        }
+        for lo in &bounds {
+            for hi in &bounds {
+                let (first, last) = cents_range((*lo, *hi));
+                if first > last {
+                    // Empty: no hundredth near either end lies in it.
+                    for x in [lo, hi] {
+                        let near = (x * 100.0).round().clamp(least.into(), i32::MAX.into()) as i32;
+                        for c in near.saturating_sub(3)..=near.saturating_add(3) {
+                            let v = cents_value(c);
+                            assert!(c < least || !(*lo <= v && v <= *hi), "{lo}..{hi}: {c}");
+                        }
+                    }
+                    continue;
+                }
+                assert!(
+                    cents_value(first) >= *lo && cents_value(last) <= *hi,
+                    "{lo}..{hi}"
+                );
+                assert!(
+                    first == least || cents_value(first - 1) < *lo,
+                    "{lo}: {first}"
+                );
+                assert!(
+                    last == i32::MAX || cents_value(last + 1) > *hi,
+                    "{hi}: {last}"
+                );
             }
         }
     }

@@ -25,8 +25,8 @@ const MAGIC: &[u8; 8] = b"FSEGIDX\0";
 /// 3: number and date columns in their narrowest width; 4: text codes too;
 /// 5: text codes reserve the two largest values of each width, as event
 /// attribute codes do; 6: string attributes write their codes in the same
-/// layout as text fields).
-const VERSION: u32 = 6;
+/// layout as text fields; 7: event numbers as hundredths where exact).
+const VERSION: u32 = 7;
 pub const FILE: &str = "index.snapshot";
 
 pub fn path(dir: &Path) -> PathBuf {

@@ -358,6 +358,16 @@ fn a_sweep_of_every_contact_agrees_with_contact_by_contact() {
             ("v", AttrValue::Num(next(100) as f64)),
             ("x", AttrValue::Num(next(1000) as f64 / 8.0 - 60.0)),
         ];
+        // Hundredths, stored as such (see `attr_column::as_cents`),
+        // sometimes `null` or absent.
+        match next(5) {
+            0 => attrs.push(("y", AttrValue::Null)),
+            1 => {}
+            _ => {
+                let cents = next(60_000) as i32 - 30_000;
+                attrs.push(("y", AttrValue::Num(f64::from(cents) / 100.0)));
+            }
+        }
         // A string attribute, sometimes `null` or absent.
         match next(6) {
             0 => attrs.push(("s", AttrValue::Null)),
@@ -407,7 +417,7 @@ fn a_sweep_of_every_contact_agrees_with_contact_by_contact() {
         Some(json!({"before": "10d"})),
     ];
     // Each kind of stored column (booleans, one-byte codes, numbers that
-    // are integers and that are not), with exclusive and inclusive ends,
+    // are integers, hundredths and others), with exclusive and inclusive ends,
     // negations, absent and `null`.
     let filters = [
         None,
@@ -424,6 +434,9 @@ fn a_sweep_of_every_contact_agrees_with_contact_by_contact() {
         Some(json!([{"attribute": "s", "op": "not_equals", "value": "usd"}])),
         Some(json!([{"attribute": "s", "op": "has_no_value"}])),
         Some(json!([{"attribute": "v", "op": "in", "value": [1, 2, 3, 50]}])),
+        Some(json!([{"attribute": "y", "op": "gt", "value": 12.34}])),
+        Some(json!([{"attribute": "y", "op": "between", "value": [-99.99, 0.1]}])),
+        Some(json!([{"attribute": "y", "op": "in", "value": [0.07, 1.1, -250]}])),
     ];
     let mut rules = Vec::new();
     for count in &counts {
@@ -440,10 +453,10 @@ fn a_sweep_of_every_contact_agrees_with_contact_by_contact() {
             }
         }
     }
-    // Aggregates over integers and other numbers, with and without
+    // Aggregates over integers, hundredths and other numbers, with and without
     // windows and attribute conditions.
     for func in ["sum", "avg", "min", "max"] {
-        for (attribute, value) in [("v", 50.0), ("x", -3.5)] {
+        for (attribute, value) in [("v", 50.0), ("x", -3.5), ("y", 7.77)] {
             for within in &windows {
                 for filter in [&filters[0], &filters[1], &filters[5]] {
                     let mut rule = json!({"event": "login",
