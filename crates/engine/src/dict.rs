@@ -219,11 +219,15 @@ impl Ends {
     fn push(&mut self, end: usize) {
         if let Ends::Narrow(v) = self {
             match u32::try_from(end) {
-                Ok(end) => return v.push(end),
+                Ok(end) => {
+                    reserve_gently(v, 1);
+                    return v.push(end);
+                }
                 Err(_) => *self = Ends::Wide(v.iter().map(|e| u64::from(*e)).collect()),
             }
         }
         if let Ends::Wide(v) = self {
+            reserve_gently(v, 1);
             v.push(end as u64);
         }
     }
@@ -232,11 +236,40 @@ impl Ends {
         self.len() == 0
     }
 
+    fn shrink_to_fit(&mut self) {
+        match self {
+            Ends::Narrow(v) => v.shrink_to_fit(),
+            Ends::Wide(v) => v.shrink_to_fit(),
+        }
+    }
+
     fn heap_bytes(&self) -> usize {
         match self {
             Ends::Narrow(v) => v.capacity() * 4,
             Ends::Wide(v) => v.capacity() * 8,
         }
+    }
+}
+
+/// Size in bytes from which a dictionary's arena and ends grow by a
+/// quarter at a time rather than doubling.
+const GENTLE_GROWTH_FROM: usize = 16 << 20;
+
+/// Makes room for `additional` more elements. A small array doubles, as a
+/// `Vec` does; a large one grows by a quarter, so that at most a fifth of
+/// its capacity is unused rather than up to half: a nearly unique
+/// attribute's arena (a session id per event, ~340 MB at `large`) would
+/// otherwise hold up to as much again in room it may never use. Growing
+/// by a quarter still copies each byte a bounded number of times (about
+/// five, against two).
+fn reserve_gently<T>(v: &mut Vec<T>, additional: usize) {
+    if v.capacity() - v.len() >= additional {
+        return;
+    }
+    if v.capacity() * std::mem::size_of::<T>() < GENTLE_GROWTH_FROM {
+        v.reserve(additional);
+    } else {
+        v.reserve_exact((v.capacity() / 4).max(additional));
     }
 }
 
@@ -270,6 +303,7 @@ impl Dictionary {
             return *code;
         }
         let code = u32::try_from(ends.len()).expect("fewer than 2^32 distinct strings");
+        reserve_gently(bytes, s.len());
         bytes.extend_from_slice(s.as_bytes());
         ends.push(bytes.len());
         let lower = s.to_lowercase();
@@ -278,6 +312,15 @@ impl Dictionary {
         }
         table.insert_unique(hash, code, |c| HASHER.hash_one(str_at(bytes, ends, *c)));
         code
+    }
+
+    /// Gives back the arena's and the ends' unused room (the next new
+    /// string grows them again, so this is for after a bulk load); the
+    /// lookup table keeps its size.
+    pub fn shrink_to_fit(&mut self) {
+        self.bytes.shrink_to_fit();
+        self.ends.shrink_to_fit();
+        self.lowered.shrink_to_fit();
     }
 
     /// Builds the lookup table if it lags the arena (a dictionary read
@@ -518,6 +561,50 @@ mod tests {
         let first_end_at = 8 + arena + 8;
         bytes[first_end_at..first_end_at + 8].copy_from_slice(&(arena as u64 + 1).to_le_bytes());
         assert!(Dictionary::read_from(&mut Reader(&bytes[..])).is_err());
+    }
+
+    #[test]
+    fn a_large_arena_grows_by_a_quarter() {
+        let mut d = Dictionary::default();
+        let mut largest_share = 0.0f64;
+        for i in 0..1_000_000u32 {
+            d.intern(&format!("{i:048}"));
+            let len = d.bytes.len();
+            // Once past the last doubling, which may have taken the
+            // arena up to twice the threshold.
+            if len > 2 * GENTLE_GROWTH_FROM {
+                largest_share = largest_share.max(d.bytes.capacity() as f64 / len as f64);
+            }
+        }
+        assert_eq!(d.len(), 1_000_000);
+        assert_eq!(d.get(999_999), format!("{:048}", 999_999));
+        // Past the threshold the arena is never more than a quarter larger
+        // than its strings (doubling would leave up to twice).
+        assert!(
+            largest_share > 1.0 && largest_share <= 1.25 + 1e-3,
+            "{largest_share}"
+        );
+        let Ends::Narrow(ends) = &d.ends else {
+            panic!("48 MB of strings need no wide ends")
+        };
+        assert!(ends.capacity() as f64 <= ends.len() as f64 * 2.0);
+    }
+
+    #[test]
+    fn a_shrunk_dictionary_keeps_its_strings_and_codes() {
+        let mut d = Dictionary::default();
+        for i in 0..5_000 {
+            d.intern(&format!("Session-{i}"));
+        }
+        let before = d.heap_bytes();
+        d.shrink_to_fit();
+        assert_eq!(d.bytes.capacity(), d.bytes.len());
+        assert!(d.heap_bytes() < before);
+        assert_eq!(d.get(4_321), "Session-4321");
+        assert_eq!(d.intern("Session-17"), 17);
+        assert_eq!(d.intern("new"), 5_000);
+        assert_eq!(d.get(5_000), "new");
+        assert_eq!(d.get(4_999), "Session-4999");
     }
 
     #[test]

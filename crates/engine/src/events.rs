@@ -259,6 +259,13 @@ impl EventPartition {
         self.ticks = self.base_ticks_if_suited();
     }
 
+    /// Gives back the room the attributes' dictionaries grew into.
+    pub fn shrink_dictionaries(&mut self) {
+        for col in &mut self.attrs {
+            col.dict.shrink_to_fit();
+        }
+    }
+
     /// The base rows' ticks if the partition suits the row pass.
     fn base_ticks_if_suited(&self) -> Ticks {
         if crate::row_pass::suits(self.base_len, self.contacts.len() as usize) {
