@@ -774,6 +774,14 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
             absent |= mask(_mm256_castsi256_pd(_mm256_cmpeq_epi64(bits, absent_bits)));
             null |= mask(_mm256_castsi256_pd(_mm256_cmpeq_epi64(bits, null_bits)));
         }
+        self.word_verdicts(positive, absent, null)
+    }
+
+    /// A word's final verdicts from the rows whose number is in the
+    /// range (`positive`, before negation) and those absent or `null`,
+    /// which take their own verdicts.
+    #[inline(always)]
+    fn word_verdicts(&self, positive: u64, absent: u64, null: u64) -> u64 {
         let all_if = |b: bool| 0u64.wrapping_sub(u64::from(b));
         ((positive ^ all_if(self.plan.negated)) & !(absent | null))
             | (absent & all_if(self.absent))
@@ -803,10 +811,7 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
             absent |= mask(_mm256_cmpeq_epi32(v, absent_c));
             null |= mask(_mm256_cmpeq_epi32(v, null_c));
         }
-        let all_if = |b: bool| 0u64.wrapping_sub(u64::from(b));
-        ((positive ^ all_if(self.plan.negated)) & !(absent | null))
-            | (absent & all_if(self.absent))
-            | (null & all_if(self.null))
+        self.word_verdicts(positive, absent, null)
     }
 
     /// Clears `flags[i]` (0 or 1) for each row `first + i` that does not
