@@ -1196,31 +1196,24 @@ mod tests {
     /// absent, `null` or one of `samples`, with each row's value.
     fn partition_of_numbers(samples: &[f64]) -> (super::EventPartition, Vec<Option<AttrValue>>) {
         use flowseg_model::Attributes;
+        // Event `i`'s value: absent, `null`, or one of the samples.
+        let value_of = |i: usize| match i % 7 {
+            0 => None,
+            1 => Some(AttrValue::Null),
+            _ => Some(AttrValue::Num(samples[(i * 5) % samples.len()])),
+        };
         let mut p = super::EventPartition::default();
-        let mut values = vec![None; 200];
         for i in 0..200u32 {
             let mut attrs = Attributes::new();
-            let value = match i % 7 {
-                0 => None,
-                1 => Some(AttrValue::Null),
-                _ => Some(AttrValue::Num(samples[(i as usize * 5) % samples.len()])),
-            };
-            if let Some(v) = &value {
-                attrs.insert("v".into(), v.clone());
+            if let Some(v) = value_of(i as usize) {
+                attrs.insert("v".into(), v);
             }
             p.push(i % 10, i, 1_000 + i64::from(i), &attrs);
         }
         p.compact(&(0..10).collect());
         // The merge sorts rows by (contact, time): row `r` now holds what
         // was pushed as `i`, read back through the seq column.
-        for row in 0..200u32 {
-            let i = p.seq[row as usize] as usize;
-            values[row as usize] = match i % 7 {
-                0 => None,
-                1 => Some(AttrValue::Null),
-                _ => Some(AttrValue::Num(samples[(i * 5) % samples.len()])),
-            };
-        }
+        let values = (0..200).map(|row| value_of(p.seq[row] as usize)).collect();
         (p, values)
     }
 
