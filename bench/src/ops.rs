@@ -9,25 +9,28 @@
 //!   from the snapshot that stop wrote); the server's resident set is read
 //!   from /proc then;
 //! - durable HTTP ingest on a fresh data directory: `POST /v1/events` with
-//!   arrays of 1,000 events from 4 client threads, then one event per
-//!   request from 128 client threads; a 2xx means the events are durable
-//!   (SPEC §4), and only accepted events are counted. The load generator
-//!   shares the machine's cores with the server, so it speaks HTTP/1.1
-//!   itself over keep-alive connections ([`crate::http_client`]).
+//!   arrays of 1,000 events on 4 connections, then one event per request
+//!   on 128 connections, each with one request in flight; a 2xx means the
+//!   events are durable (SPEC §4), and only accepted events are counted.
+//!   The load generator shares the machine's cores with the server, so it
+//!   speaks HTTP/1.1 itself, one thread over keep-alive connections
+//!   ([`crate::http_client`]);
+//! - the same generator's ceiling on this machine: `GET /healthz` (no
+//!   key, no work) on 128 connections, what one request per event could
+//!   reach at best with the server's HTTP stack and loopback TCP.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::http_client::Connection;
+use crate::http_client::{self, Request};
 
 const TOKEN: &str = "bench-admin-token-0123456789abcdef";
 const BATCH: usize = 1_000;
-const BATCH_THREADS: usize = 4;
-const SINGLE_THREADS: usize = 128;
+const BATCH_CONNECTIONS: usize = 4;
+const SINGLE_CONNECTIONS: usize = 128;
 /// Upper bounds on what each ingest measurement sends.
 const MAX_BATCHED_EVENTS: u64 = 2_000_000;
 const MAX_SINGLE_EVENTS: u64 = 1_000_000;
@@ -178,19 +181,17 @@ fn event(n: u64) -> Value {
     }
 }
 
-/// Sends events from `threads` clients, `per_request` at a time, until
-/// `max_events` were sent or `seconds` passed; returns (accepted, seconds).
+/// Sends events on `connections` connections, `per_request` at a time,
+/// until `max_events` were sent or `seconds` passed; returns (accepted,
+/// seconds).
 fn ingest(
     base: &str,
     key: &str,
-    threads: usize,
+    connections: usize,
     per_request: usize,
     max_events: u64,
     seconds: f64,
 ) -> Result<(u64, f64), String> {
-    let next = AtomicU64::new(0);
-    let accepted = AtomicU64::new(0);
-    let failed = AtomicBool::new(false);
     // The request bodies are serialised before the clock starts and reused
     // round-robin: the load generator shares the machine's two cores with
     // the server, and building JSON per request took CPU the server needs.
@@ -208,53 +209,35 @@ fn ingest(
         .collect();
     let started = Instant::now();
     let limit = Duration::from_secs_f64(seconds);
-    let errors = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| -> Result<(), String> {
-                    let fail = |e: String| {
-                        failed.store(true, Ordering::Relaxed);
-                        e
-                    };
-                    let mut connection = Connection::open(base).map_err(fail)?;
-                    while started.elapsed() < limit && !failed.load(Ordering::Relaxed) {
-                        let first = next.fetch_add(per_request as u64, Ordering::Relaxed);
-                        if first >= max_events {
-                            break;
-                        }
-                        let body = &bodies[((first / per_request as u64) % distinct) as usize];
-                        let answer = connection
-                            .post_json("/v1/events", key, body)
-                            .map_err(fail)?;
-                        let text = String::from_utf8_lossy(&answer.body);
-                        if answer.status != 200 {
-                            return Err(fail(format!(
-                                "POST /v1/events answered {}: {text}",
-                                answer.status
-                            )));
-                        }
-                        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                        accepted
-                            .fetch_add(json["accepted"].as_u64().unwrap_or(0), Ordering::Relaxed);
-                    }
-                    Ok(())
-                })
+    let mut sent = 0u64;
+    let mut accepted = 0u64;
+    http_client::drive(
+        base,
+        connections,
+        || {
+            if sent >= max_events || started.elapsed() >= limit {
+                return None;
+            }
+            let body = &bodies[((sent / per_request as u64) % distinct) as usize];
+            sent += per_request as u64;
+            Some(Request {
+                method: "POST",
+                path: "/v1/events",
+                key: Some(key),
+                body: body.as_bytes(),
             })
-            .collect();
-        handles
-            .into_iter()
-            .filter_map(|h| {
-                h.join()
-                    .unwrap_or(Err("a client thread panicked".into()))
-                    .err()
-            })
-            .collect::<Vec<_>>()
-    });
-    let elapsed = started.elapsed().as_secs_f64();
-    if let Some(e) = errors.first() {
-        return Err(e.clone());
-    }
-    Ok((accepted.load(Ordering::Relaxed), elapsed))
+        },
+        |status, body| {
+            let text = String::from_utf8_lossy(body);
+            if status != 200 {
+                return Err(format!("POST /v1/events answered {status}: {text}"));
+            }
+            let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            accepted += json["accepted"].as_u64().unwrap_or(0);
+            Ok(())
+        },
+    )?;
+    Ok((accepted, started.elapsed().as_secs_f64()))
 }
 
 pub fn run(dir: &Path, flowseg: &Path, results: &Path, seconds: f64) -> Result<(), String> {
@@ -308,7 +291,7 @@ pub fn run(dir: &Path, flowseg: &Path, results: &Path, seconds: f64) -> Result<(
     let (batched, batched_s) = ingest(
         &server.base,
         &key,
-        BATCH_THREADS,
+        BATCH_CONNECTIONS,
         BATCH,
         MAX_BATCHED_EVENTS,
         seconds,
@@ -323,7 +306,7 @@ pub fn run(dir: &Path, flowseg: &Path, results: &Path, seconds: f64) -> Result<(
     let (single, single_s) = ingest(
         &server.base,
         &key,
-        SINGLE_THREADS,
+        SINGLE_CONNECTIONS,
         1,
         MAX_SINGLE_EVENTS,
         seconds,
@@ -339,6 +322,12 @@ pub fn run(dir: &Path, flowseg: &Path, results: &Path, seconds: f64) -> Result<(
         single_commits.0,
         single_commits.1
     );
+    let (noop, noop_s) =
+        http_client::answered_per_second(&server.base, SINGLE_CONNECTIONS, "/healthz", seconds)?;
+    eprintln!(
+        "ceiling: {noop} GET /healthz in {noop_s:.1} s: {:.0} requests/s",
+        noop as f64 / noop_s
+    );
     drop(server);
     let _ = std::fs::remove_dir_all(&fresh);
 
@@ -350,10 +339,11 @@ pub fn run(dir: &Path, flowseg: &Path, results: &Path, seconds: f64) -> Result<(
         "serve_rss_bytes": serve_rss,
         "serve_rss_rebuilt_bytes": rebuilt_rss,
         "empty_serve_rss_bytes": empty_rss,
-        "http_batched": {"events": batched, "seconds": batched_s, "batch": BATCH, "clients": BATCH_THREADS,
+        "http_batched": {"events": batched, "seconds": batched_s, "batch": BATCH, "clients": BATCH_CONNECTIONS,
                          "commits": after_batched.0, "requests": after_batched.1},
-        "http_single": {"events": single, "seconds": single_s, "clients": SINGLE_THREADS,
+        "http_single": {"events": single, "seconds": single_s, "clients": SINGLE_CONNECTIONS,
                         "commits": single_commits.0, "requests": single_commits.1},
+        "http_noop": {"requests": noop, "seconds": noop_s, "clients": SINGLE_CONNECTIONS},
     });
     std::fs::write(
         results.join("ops.json"),

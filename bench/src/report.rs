@@ -433,7 +433,7 @@ fn scale_section(
         "HTTP ingest, batched",
         format!("{} events/s", thousands(rate(b))),
         format!(
-            "`POST /v1/events`, arrays of {} events, {} client threads, fresh data directory, {} events in {} s, each 2xx durable; {}",
+            "`POST /v1/events`, arrays of {} events, {} connections (one request in flight on each), fresh data directory, {} events in {} s, each 2xx durable; {}",
             b["batch"],
             b["clients"],
             thousands(b["events"].as_f64().unwrap_or(0.0)),
@@ -446,7 +446,7 @@ fn scale_section(
         "HTTP ingest, one event per request",
         format!("{} events/s", thousands(rate(one))),
         format!(
-            "`POST /v1/events`, one event per request, {} client threads (keep-alive connections, a minimal HTTP/1.1 client), {} events in {} s, each 2xx durable; {}",
+            "`POST /v1/events`, one event per request, {} keep-alive connections (one request in flight on each; the generator is one thread over epoll, a minimal HTTP/1.1 client), {} events in {} s, each 2xx durable; {}",
             one["clients"],
             thousands(one["events"].as_f64().unwrap_or(0.0)),
             ms(one["seconds"].as_f64().unwrap_or(f64::NAN)),
@@ -454,6 +454,24 @@ fn scale_section(
         ),
         "≥ 50k events/s",
     );
+    let noop = &ops["http_noop"];
+    if noop.is_object() {
+        line(
+            "HTTP ceiling of this machine and generator",
+            format!(
+                "{} requests/s",
+                thousands(
+                    noop["requests"].as_f64().unwrap_or(0.0)
+                        / noop["seconds"].as_f64().unwrap_or(f64::NAN)
+                )
+            ),
+            format!(
+                "`GET /healthz` (no key, no work) from the same generator on {} connections, right after the ingest: what one request per event could reach at best here, with the server's HTTP stack and loopback TCP sharing the two cores with the generator",
+                noop["clients"]
+            ),
+            "(none: it bounds the line above)",
+        );
+    }
     line(
         "bytes per event",
         format!("{:.1}", heap_event / events),
