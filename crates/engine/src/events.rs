@@ -25,6 +25,7 @@ use crate::attr_column::{
     permute,
 };
 use crate::dict::Verdicts;
+use crate::seqs::Seqs;
 use crate::snapshot::{Reader, Writer, invalid};
 use crate::ticks::Ticks;
 
@@ -61,8 +62,9 @@ const MIN_PENDING_TO_COMPACT: usize = 4096;
 pub struct EventPartition {
     time: Vec<i64>,
     /// Each row's event seq: its key in the store's log, so that a
-    /// contact's events can be read back (listing) and erased.
-    seq: Vec<u32>,
+    /// contact's events can be read back (listing) and erased
+    /// (compressed: [`crate::seqs`]).
+    seq: Seqs,
     attr_names: Vec<Box<str>>,
     attr_index: HashMap<Box<str>, usize, foldhash::fast::RandomState>,
     attrs: Vec<AttrColumn>,
@@ -238,7 +240,7 @@ impl EventPartition {
         let sorted_contacts = permute(&contact, &order);
         drop(contact);
         self.time = permute(&self.time, &order);
-        self.seq = permute(&self.seq, &order);
+        self.seq = Seqs::of_base(&permute(&self.seq.all(), &order));
         for col in &mut self.attrs {
             col.permute(&order);
         }
@@ -409,9 +411,11 @@ impl EventPartition {
         }
         let mut rows = Vec::new();
         self.rows_of(ordinal, &mut rows);
+        let seqs = self.seq.of_rows(&rows);
         out.extend(
             rows.iter()
-                .map(|r| (self.time[*r as usize], self.seq[*r as usize])),
+                .zip(seqs)
+                .map(|(r, seq)| (self.time[*r as usize], seq)),
         );
     }
 
@@ -458,7 +462,7 @@ impl EventPartition {
     pub fn heap_parts(&self) -> Vec<(String, usize)> {
         let mut parts = vec![
             ("time".to_string(), self.time.capacity() * 8),
-            ("seq".to_string(), self.seq.capacity() * 4),
+            ("seq".to_string(), self.seq.heap_bytes()),
             ("offsets".to_string(), self.offsets.capacity() * 4),
             ("ticks".to_string(), self.ticks.heap_bytes()),
         ];
@@ -475,7 +479,7 @@ impl EventPartition {
 
     pub fn heap_bytes(&self) -> usize {
         self.time.capacity() * 8
-            + self.seq.capacity() * 4
+            + self.seq.heap_bytes()
             + self.offsets.capacity() * 4
             + self.ticks.heap_bytes()
             + self.tail_contact.capacity() * 4
@@ -1068,7 +1072,7 @@ impl EventPartition {
             return Err(invalid("a partition must be compacted before it is saved"));
         }
         w.slice(&self.time)?;
-        w.slice(&self.seq)?;
+        w.slice(&self.seq.all())?;
         w.u64(self.attrs.len() as u64)?;
         for (name, col) in self.attr_names.iter().zip(&self.attrs) {
             w.str(name)?;
@@ -1088,7 +1092,7 @@ impl EventPartition {
     pub fn read_from<R: std::io::Read>(r: &mut Reader<R>) -> std::io::Result<EventPartition> {
         let mut p = EventPartition {
             time: r.vec()?,
-            seq: r.vec()?,
+            seq: Seqs::of_base(&r.vec::<u32>()?),
             ..EventPartition::default()
         };
         if p.seq.len() != p.time.len() {
@@ -1213,7 +1217,9 @@ mod tests {
         p.compact(&(0..10).collect());
         // The merge sorts rows by (contact, time): row `r` now holds what
         // was pushed as `i`, read back through the seq column.
-        let values = (0..200).map(|row| value_of(p.seq[row] as usize)).collect();
+        let values = (0..200)
+            .map(|row| value_of(p.seq.get(row) as usize))
+            .collect();
         (p, values)
     }
 

@@ -22,6 +22,7 @@ mod instants;
 mod narrow;
 mod row_pass;
 mod scan;
+mod seqs;
 mod snapshot;
 mod ticks;
 
