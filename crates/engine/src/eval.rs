@@ -22,7 +22,7 @@ use crate::dict::Matches;
 use crate::events::{Cell, EventPartition, PreparedFilter, Rows, passes_all};
 use crate::index::{AccountIndex, Ordinal};
 use crate::scan::bitmap_of_words;
-use crate::ticks::Ticks;
+use crate::ticks::{Ticks, TimeKey, TimeRun};
 
 impl AccountIndex {
     /// The members of `plan` at evaluation time `now` (epoch ms): events
@@ -224,40 +224,47 @@ impl<'a> Evaluator<'a> {
 /// (whose dependent loads each wait on a cache miss: they were the hot spot
 /// of windowed counts over contacts with many events).
 #[inline]
-fn window(times: &[i64], lo: i64, hi: i64) -> std::ops::Range<usize> {
+fn window(times: TimeRun<'_>, lo_key: TimeKey, hi_key: TimeKey) -> std::ops::Range<usize> {
     let n = times.len();
-    match times.last() {
-        Some(last) if *last >= lo => {
-            let end = if *last <= hi {
-                n
-            } else {
-                times.partition_point(|t| *t <= hi)
-            };
-            if lo == i64::MIN {
-                // An open start (`before` windows): every row up to `end`.
-                return 0..end;
-            }
-            let floor = end.saturating_sub(STEPS_BACK);
-            let mut start = end;
-            while start > floor && times[start - 1] >= lo {
-                start -= 1;
-            }
-            if start == floor && floor > 0 && times[floor - 1] >= lo {
-                start = times[..floor].partition_point(|t| *t < lo);
-            }
-            start..end
-        }
-        _ => n..n,
+    if n == 0 || !times.at_least(n - 1, lo_key) {
+        return n..n;
     }
+    let end = if times.at_most(n - 1, hi_key) {
+        n
+    } else {
+        times.partition_point(|i| times.at_most(i, hi_key))
+    };
+    if lo_key.time() == i64::MIN {
+        // An open start (`before` windows): every row up to `end`.
+        return 0..end;
+    }
+    let floor = end.saturating_sub(STEPS_BACK);
+    let mut start = end;
+    while start > floor && times.at_least(start - 1, lo_key) {
+        start -= 1;
+    }
+    if start == floor && floor > 0 && times.at_least(floor - 1, lo_key) {
+        start = times
+            .head(floor)
+            .partition_point(|i| !times.at_least(i, lo_key));
+    }
+    start..end
 }
 
 /// How many of `times` (ascending) are at most `hi`; `None` stands for a
 /// `hi` known to be past every time (so the latest is not even read).
 #[inline(always)]
-fn window_end(times: &[i64], hi: Option<i64>) -> usize {
-    match (times.last(), hi) {
-        (Some(last), Some(hi)) if *last > hi => times.partition_point(|t| *t <= hi),
-        _ => times.len(),
+fn window_end(times: TimeRun<'_>, hi: Option<TimeKey>) -> usize {
+    let n = times.len();
+    match hi {
+        Some(hi_key) if n > 0 => {
+            if times.at_most(n - 1, hi_key) {
+                n
+            } else {
+                times.partition_point(|i| times.at_most(i, hi_key))
+            }
+        }
+        _ => n,
     }
 }
 
@@ -265,32 +272,39 @@ fn window_end(times: &[i64], hi: Option<i64>) -> usize {
 /// are more: a count is often decided by its latest few rows (at least
 /// two in a month), which are read without looking for the window's start.
 #[inline(always)]
-fn window_len_capped(times: &[i64], lo: i64, hi: Option<i64>, cap: usize) -> usize {
-    if lo == i64::MIN {
+fn window_len_capped(
+    times: TimeRun<'_>,
+    lo_key: TimeKey,
+    hi: Option<TimeKey>,
+    cap: usize,
+) -> usize {
+    if lo_key.time() == i64::MIN {
         // An open start (`before` windows): the earliest rows are the ones
         // counted, so a small cap reads the first few times rather than
         // searching for the window's end (at `large`, `lapsed_buyers`
         // 24.6–24.8 → 19.8–20.0 ms, alternating runs).
         return match hi {
             None => times.len().min(cap),
-            Some(hi) if cap <= STEPS_BACK => {
+            Some(hi_key) if cap <= STEPS_BACK => {
                 let limit = cap.min(times.len());
                 let mut n = 0;
-                while n < limit && times[n] <= hi {
+                while n < limit && times.at_most(n, hi_key) {
                     n += 1;
                 }
                 n
             }
-            Some(hi) => times.partition_point(|t| *t <= hi).min(cap),
+            Some(hi_key) => times.partition_point(|i| times.at_most(i, hi_key)).min(cap),
         };
     }
     let end = window_end(times, hi);
     if cap > STEPS_BACK {
-        return window(&times[..end], lo, i64::MAX).len().min(cap);
+        return window(times.head(end), lo_key, times.key(i64::MAX))
+            .len()
+            .min(cap);
     }
     let floor = end.saturating_sub(cap);
     let mut start = end;
-    while start > floor && times[start - 1] >= lo {
+    while start > floor && times.at_least(start - 1, lo_key) {
         start -= 1;
     }
     end - start
@@ -421,8 +435,12 @@ impl EventMatcher<'_, '_> {
                 }
                 (MeasurePlan::Count(_), _) if self.filters.is_empty() => {
                     self.sweep_part(start..end, tail, &mut words, |_, rows| {
-                        let n =
-                            window_len_capped(p.times(rows), self.lo, self.cut_at, self.count_cap);
+                        let n = window_len_capped(
+                            p.times(rows),
+                            self.lo_key,
+                            self.cut_key,
+                            self.count_cap,
+                        );
                         self.count_verdict(n)
                     })
                 }
@@ -513,10 +531,7 @@ impl EventMatcher<'_, '_> {
         let with_base = offsets.len().saturating_sub(1);
         let at = |o: usize| offsets.get(o.min(with_base)).copied().unwrap_or(0);
         let rows = at(ordinals.start)..at(ordinals.end);
-        let times = crate::row_pass::RunTimes {
-            ticks: ticks.of_rows(rows.clone()),
-            times: p.times(rows.clone()),
-        };
+        let times = ticks.run(rows.clone());
         let kept = crate::row_pass::KeptRows::new(
             times,
             rows.start,
@@ -779,9 +794,10 @@ impl EventMatcher<'_, '_> {
     #[inline(always)]
     fn count_latest_passing(&self, rows: std::ops::Range<u32>) -> usize {
         let times = self.partition.times(rows.clone());
-        let mut end = window_end(times, self.cut_at);
+        let lo_key = self.lo_key;
+        let mut end = window_end(times, self.cut_key);
         let mut count = 0;
-        while end > 0 && count < self.count_cap && times[end - 1] >= self.lo {
+        while end > 0 && count < self.count_cap && times.at_least(end - 1, lo_key) {
             end -= 1;
             count += usize::from(passes_all(&self.filters, rows.start + end as u32));
         }
@@ -892,6 +908,11 @@ pub(crate) struct EventMatcher<'p, 'i> {
     /// `hi`, or `None` when no row is later than it (the common case of a
     /// window ending now, with no event stored ahead of time).
     cut_at: Option<i64>,
+    /// `lo`, `hi` and `cut_at` as the partition's rows are compared with
+    /// them (by tick first), made once rather than per contact.
+    lo_key: TimeKey,
+    hi_key: TimeKey,
+    cut_key: Option<TimeKey>,
     /// Whether a sweep decides every row first ([`crate::row_pass`]), with
     /// the partition's ticks it reads.
     row_pass: Option<&'i Ticks>,
@@ -982,13 +1003,16 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
             .chain(aggregated)
             .filter(|c| c.cell_bytes() * rows_per_contact >= 64)
             .collect();
+        // Events after the evaluation time do not exist yet.
+        let hi = hi.min(now);
+        // `last_time` is at least every row's time (erased rows' too).
+        let cut_at = partition.last_time.filter(|t| *t > hi).map(|_| hi);
         EventMatcher {
             plan,
             partition,
             filters,
             lo,
-            // Events after the evaluation time do not exist yet.
-            hi: hi.min(now),
+            hi,
             now,
             follow,
             aggregated,
@@ -1009,11 +1033,10 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
                         MeasurePlan::Aggregate { .. } => true,
                     }
             }),
-            // `last_time` is at least every row's time (erased rows' too).
-            cut_at: partition
-                .last_time
-                .filter(|t| *t > hi.min(now))
-                .map(|_| hi.min(now)),
+            cut_at,
+            lo_key: partition.time_key(lo),
+            hi_key: partition.time_key(hi),
+            cut_key: cut_at.map(|t| partition.time_key(t)),
         }
     }
 
@@ -1044,7 +1067,7 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
         match &self.plan.measure {
             MeasurePlan::Count(_) => {
                 let count = if self.filters.is_empty() {
-                    window_len_capped(times, self.lo, self.cut_at, self.count_cap)
+                    window_len_capped(times, self.lo_key, self.cut_key, self.count_cap)
                 } else {
                     self.count_latest_passing(range.clone())
                 };
@@ -1053,7 +1076,7 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
             MeasurePlan::Aggregate {
                 func, comparison, ..
             } => {
-                let w = window(times, self.lo, self.hi);
+                let w = window(times, self.lo_key, self.hi_key);
                 let window = range.start + w.start as u32..range.start + w.end as u32;
                 let Some(column) = self.aggregated else {
                     return false;
@@ -1072,7 +1095,7 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
         match p.rows(ordinal, &mut scratch.rows) {
             Rows::Range(range) => {
                 // The common case: one contiguous run, searched in place.
-                let w = window(p.times(range.clone()), self.lo, self.hi);
+                let w = window(p.times(range.clone()), self.lo_key, self.hi_key);
                 let window = range.start + w.start as u32..range.start + w.end as u32;
                 if self.filters.is_empty() {
                     scratch.kept.extend(window);
@@ -1145,13 +1168,19 @@ impl FollowMatcher<'_, '_> {
         let pass = |row: &u32| passes_all(&self.filters, *row);
         match b.rows(ordinal, &mut scratch.follow_rows) {
             Rows::Range(range) => {
-                let w = window(b.times(range.clone()), lo, hi);
+                let w = window(b.times(range.clone()), b.time_key(lo), b.time_key(hi));
                 let rows = range.start + w.start as u32..range.start + w.end as u32;
                 scratch.follow.extend(rows.filter(pass));
             }
             Rows::List(rows) => {
-                let start = rows.partition_point(|r| b.time(*r) < lo);
-                let end = rows.partition_point(|r| b.time(*r) <= hi);
+                // Integer times: before `lo` is at most `lo - 1`.
+                let (before_lo, hi) = (b.time_key(lo.saturating_sub(1)), b.time_key(hi));
+                let start = if lo == i64::MIN {
+                    0
+                } else {
+                    rows.partition_point(|r| b.time_at_most(*r, before_lo))
+                };
+                let end = rows.partition_point(|r| b.time_at_most(*r, hi));
                 scratch
                     .follow
                     .extend(rows[start.min(end)..end].iter().copied().filter(pass));
@@ -1177,10 +1206,11 @@ impl FollowMatcher<'_, '_> {
         let Some(b_part) = self.partition else {
             return self.plan.negated;
         };
-        let first = follow.partition_point(|r| b_part.time(*r) <= t_a);
+        let (t_a, limit) = (b_part.time_key(t_a), b_part.time_key(limit));
+        let first = follow.partition_point(|r| b_part.time_at_most(*r, t_a));
         let found = follow[first..]
             .iter()
-            .take_while(|r| b_part.time(**r) <= limit)
+            .take_while(|r| b_part.time_at_most(**r, limit))
             .any(|b| self.same_on(a, *b));
         found != self.plan.negated
     }
@@ -1283,7 +1313,9 @@ mod tests {
 
     /// `window` and `window_len_capped` against two plain binary searches,
     /// on runs shorter and longer than its steps back, with repeated times
-    /// and windows that are empty, inverted, or reach past either end.
+    /// and windows that are empty, inverted, or reach past either end;
+    /// times kept as ticks and remainders (spans of 0, 100 ms and about a
+    /// year) or whole (a span past 2^48 ms).
     #[test]
     fn window_and_capped_counts_find_the_same_rows_as_a_plain_search() {
         let mut seed = 7u64;
@@ -1293,34 +1325,40 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        for n in [0usize, 1, 2, 15, 16, 17, 40, 300] {
-            let mut times: Vec<i64> = (0..n).map(|_| (next() % 100) as i64).collect();
-            times.sort_unstable();
-            for round in 0..500 {
-                let lo = if round % 10 == 0 {
-                    i64::MIN
-                } else {
-                    (next() % 120) as i64 - 10
-                };
-                let hi = (next() % 120) as i64 - 10;
-                let start = times.partition_point(|t| *t < lo);
-                let end = times.partition_point(|t| *t <= hi);
-                let want = start.min(end)..end;
-                let got = window(&times, lo, hi);
-                assert_eq!(got.len(), want.len(), "{times:?} {lo}..={hi}");
-                if !want.is_empty() {
-                    assert_eq!(got, want, "{times:?} {lo}..={hi}");
-                }
-                // Capped counts: the count itself below the cap, the cap
-                // from it on; with `hi` past every time given as `None`.
-                for cap in [0, 1, 2, 3, STEPS_BACK, STEPS_BACK + 1, usize::MAX] {
-                    let capped = want.len().min(cap);
-                    let cut = Some(hi).filter(|_| times.last().is_some_and(|t| *t > hi));
-                    assert_eq!(
-                        window_len_capped(&times, lo, cut, cap),
-                        capped,
-                        "{times:?} {lo}..={hi} cap {cap}"
-                    );
+        for scale in [0i64, 1, 300_007, 1 << 43] {
+            // Ascending in `v`; remainders below each tick vary.
+            let at = |v: i64| 1_767_225_600_000 + v * scale + v.rem_euclid(7) * (scale / 11);
+            for n in [0usize, 1, 2, 15, 16, 17, 40, 300] {
+                let mut times: Vec<i64> = (0..n).map(|_| at((next() % 100) as i64)).collect();
+                times.sort_unstable();
+                let packed = Ticks::of(&times);
+                let run = packed.run(0..n as u32);
+                for round in 0..500 {
+                    let lo = if round % 10 == 0 {
+                        i64::MIN
+                    } else {
+                        at((next() % 120) as i64 - 10)
+                    };
+                    let hi = at((next() % 120) as i64 - 10);
+                    let start = times.partition_point(|t| *t < lo);
+                    let end = times.partition_point(|t| *t <= hi);
+                    let want = start.min(end)..end;
+                    let got = window(run, run.key(lo), run.key(hi));
+                    assert_eq!(got.len(), want.len(), "{times:?} {lo}..={hi}");
+                    if !want.is_empty() {
+                        assert_eq!(got, want, "{times:?} {lo}..={hi}");
+                    }
+                    // Capped counts: the count itself below the cap, the cap
+                    // from it on; with `hi` past every time given as `None`.
+                    for cap in [0, 1, 2, 3, STEPS_BACK, STEPS_BACK + 1, usize::MAX] {
+                        let capped = want.len().min(cap);
+                        let cut = Some(hi).filter(|_| times.last().is_some_and(|t| *t > hi));
+                        assert_eq!(
+                            window_len_capped(run, run.key(lo), cut.map(|t| run.key(t)), cap),
+                            capped,
+                            "{times:?} {lo}..={hi} cap {cap}"
+                        );
+                    }
                 }
             }
         }

@@ -27,7 +27,7 @@ use crate::attr_column::{
 use crate::dict::Verdicts;
 use crate::seqs::Seqs;
 use crate::snapshot::{Reader, Writer, invalid};
-use crate::ticks::Ticks;
+use crate::ticks::{Ticks, TimeKey, TimeRun};
 
 /// Whether an attribute test's verdict on a string depends on the
 /// evaluation time (date strings against a relative range).
@@ -55,12 +55,23 @@ fn string_passes(test: &AttrTest, now: i64, s: &str, lower: &str) -> bool {
     }
 }
 
+/// Row `row`'s time, given a partition's base times and tail times.
+#[inline(always)]
+fn time_of(base: &Ticks, tail: &[i64], base_len: usize, row: u32) -> i64 {
+    match (row as usize).checked_sub(base_len) {
+        Some(t) => tail[t],
+        None => base.at(row),
+    }
+}
+
 /// Smallest pending tail that triggers a merge into the base.
 const MIN_PENDING_TO_COMPACT: usize = 4096;
 
 #[derive(Debug, Clone, Default)]
 pub struct EventPartition {
-    time: Vec<i64>,
+    /// The times of the tail rows (`base_len..`); the base rows' are in
+    /// `base_times`.
+    tail_time: Vec<i64>,
     /// Each row's event seq: its key in the store's log, so that a
     /// contact's events can be read back (listing) and erased
     /// (compressed: [`crate::seqs`]).
@@ -70,9 +81,8 @@ pub struct EventPartition {
     attrs: Vec<AttrColumn>,
     /// Rows `0..base_len` are sorted by (contact, time).
     base_len: usize,
-    /// The base rows' ticks, in partitions that suit the row pass
-    /// ([`crate::ticks`]); empty in others.
-    ticks: Ticks,
+    /// The base rows' times, as ticks and remainders ([`crate::ticks`]).
+    base_times: Ticks,
     /// Base rows of contact `o` are `offsets[o]..offsets[o + 1]`.
     offsets: Vec<u32>,
     /// The contact of each tail row (`base_len..`).
@@ -106,11 +116,11 @@ pub enum Rows<'a> {
 
 impl EventPartition {
     pub fn len(&self) -> usize {
-        self.time.len()
+        self.base_len + self.tail_time.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.time.is_empty()
+        self.len() == 0
     }
 
     /// Contacts with at least one row (possibly erased ones, until compaction).
@@ -120,13 +130,31 @@ impl EventPartition {
 
     #[inline]
     pub fn time(&self, row: u32) -> i64 {
-        self.time[row as usize]
+        time_of(&self.base_times, &self.tail_time, self.base_len, row)
     }
 
-    /// Times of a run of consecutive rows.
+    /// Time `t` as this partition's rows are compared with it (by tick
+    /// first: [`EventPartition::time_at_most`]).
     #[inline]
-    pub fn times(&self, rows: Range<u32>) -> &[i64] {
-        &self.time[rows.start as usize..rows.end as usize]
+    pub(crate) fn time_key(&self, t: i64) -> TimeKey {
+        self.base_times.key(t)
+    }
+
+    /// Whether row `row`'s time is at most `k`'s; a base row is decided by
+    /// its tick unless it is `k`'s.
+    #[inline]
+    pub(crate) fn time_at_most(&self, row: u32, k: TimeKey) -> bool {
+        match (row as usize).checked_sub(self.base_len) {
+            Some(t) => self.tail_time[t] <= k.time(),
+            None => self.base_times.row_at_most(row, k),
+        }
+    }
+
+    /// Times of a run of consecutive base rows.
+    #[inline]
+    pub(crate) fn times(&self, rows: Range<u32>) -> TimeRun<'_> {
+        debug_assert!(rows.end as usize <= self.base_len);
+        self.base_times.run(rows)
     }
 
     pub fn attribute_names(&self) -> impl Iterator<Item = &str> {
@@ -146,8 +174,9 @@ impl EventPartition {
         attributes: &flowseg_model::Attributes,
     ) {
         let row = self.append_row(ordinal, seq, time, attributes);
+        let (base, tail, base_len) = (&self.base_times, &self.tail_time, self.base_len);
         let rows = self.pending.entry(ordinal).or_default();
-        let at = rows.partition_point(|r| self.time[*r as usize] <= time);
+        let at = rows.partition_point(|r| time_of(base, tail, base_len, *r) <= time);
         rows.insert(at, row);
     }
 
@@ -173,8 +202,8 @@ impl EventPartition {
         time: i64,
         attributes: &flowseg_model::Attributes,
     ) -> u32 {
-        let row = self.time.len();
-        self.time.push(time);
+        let row = self.len();
+        self.tail_time.push(time);
         self.seq.push(seq);
         for col in &mut self.attrs {
             col.push_absent();
@@ -208,7 +237,7 @@ impl EventPartition {
 
     /// Rows in the pending tail.
     fn tail_len(&self) -> usize {
-        self.time.len() - self.base_len
+        self.tail_time.len()
     }
 
     /// Whether the pending tail is large enough to merge.
@@ -218,7 +247,7 @@ impl EventPartition {
 
     /// The contact of every row, in row order.
     fn row_contacts(&self) -> Vec<u32> {
-        let mut out = Vec::with_capacity(self.time.len());
+        let mut out = Vec::with_capacity(self.len());
         for o in 0..self.offsets.len().saturating_sub(1) {
             let n = self.offsets[o + 1] - self.offsets[o];
             out.extend(std::iter::repeat_n(o as u32, n as usize));
@@ -231,20 +260,23 @@ impl EventPartition {
     /// `live` contacts.
     pub fn compact(&mut self, live: &RoaringBitmap) {
         let contact = self.row_contacts();
-        let mut order: Vec<u32> = (0..self.time.len() as u32)
+        let mut order: Vec<u32> = (0..self.len() as u32)
             .filter(|r| live.contains(contact[*r as usize]) && !self.dead_rows.contains(*r))
             .collect();
         self.dead_rows.clear();
+        let mut time = self.base_times.to_vec();
+        time.append(&mut self.tail_time);
         // Stable: rows of equal (contact, time) keep their arrival order.
-        order.sort_by_key(|r| (contact[*r as usize], self.time[*r as usize]));
+        order.sort_by_key(|r| (contact[*r as usize], time[*r as usize]));
         let sorted_contacts = permute(&contact, &order);
         drop(contact);
-        self.time = permute(&self.time, &order);
+        let time = permute(&time, &order);
         self.seq = Seqs::of_base(&permute(&self.seq.all(), &order));
         for col in &mut self.attrs {
             col.permute(&order);
         }
-        self.base_len = self.time.len();
+        self.base_len = time.len();
+        self.tail_time = Vec::new();
         self.tail_contact = Vec::new();
         self.pending.clear();
         let max_contact = sorted_contacts.last().map_or(0, |c| *c as usize + 1);
@@ -265,8 +297,8 @@ impl EventPartition {
             .filter(|c| previous.replace(*c) != Some(*c));
         self.contacts = RoaringBitmap::from_sorted_iter(distinct)
             .unwrap_or_else(|_| sorted_contacts.iter().copied().collect());
-        self.last_time = self.time.iter().copied().max();
-        self.ticks = self.base_ticks_if_suited();
+        self.last_time = time.iter().copied().max();
+        self.base_times = Ticks::of(&time);
     }
 
     /// Gives back the room the attributes' dictionaries grew into.
@@ -276,21 +308,11 @@ impl EventPartition {
         }
     }
 
-    /// The base rows' ticks if the partition suits the row pass.
-    fn base_ticks_if_suited(&self) -> Ticks {
-        if crate::row_pass::suits(self.base_len, self.contacts.len() as usize) {
-            Ticks::of(&self.time[..self.base_len])
-        } else {
-            Ticks::default()
-        }
-    }
-
-    /// The base rows' ticks, if the partition keeps them (see
-    /// [`crate::ticks`]).
+    /// The base rows' times, if the partition suits the row pass
+    /// ([`crate::row_pass::suits`]).
     pub(crate) fn base_ticks(&self) -> Option<&Ticks> {
-        let kept = self.ticks.len() == self.base_len
-            && crate::row_pass::suits(self.base_len, self.contacts.len() as usize);
-        kept.then_some(&self.ticks)
+        crate::row_pass::suits(self.base_len, self.contacts.len() as usize)
+            .then_some(&self.base_times)
     }
 
     /// Erases a contact's rows: they are marked dead at once (cost
@@ -354,10 +376,8 @@ impl EventPartition {
     #[inline]
     pub fn prefetch_last_time(&self, ordinal: u32) {
         let o = ordinal as usize;
-        if let Some(&end) = self.offsets.get(o + 1)
-            && let Some(t) = self.time.get((end as usize).wrapping_sub(1))
-        {
-            prefetch(t);
+        if let Some(&end) = self.offsets.get(o + 1) {
+            self.base_times.prefetch((end as usize).wrapping_sub(1));
         }
     }
 
@@ -412,19 +432,14 @@ impl EventPartition {
         let mut rows = Vec::new();
         self.rows_of(ordinal, &mut rows);
         let seqs = self.seq.of_rows(&rows);
-        out.extend(
-            rows.iter()
-                .zip(seqs)
-                .map(|(r, seq)| (self.time[*r as usize], seq)),
-        );
+        out.extend(rows.iter().zip(seqs).map(|(r, seq)| (self.time(*r), seq)));
     }
 
     /// Merges a contact's base range and pending slice by time.
     fn merge_runs(&self, base: Range<u32>, pend: &[u32], out: &mut Vec<u32>) {
         let (mut i, mut j) = (base.start, 0);
         while i < base.end || j < pend.len() {
-            let take_base = j == pend.len()
-                || (i < base.end && self.time[i as usize] <= self.time[pend[j] as usize]);
+            let take_base = j == pend.len() || (i < base.end && self.time(i) <= self.time(pend[j]));
             if take_base {
                 out.push(i);
                 i += 1;
@@ -461,10 +476,13 @@ impl EventPartition {
     /// column), for the benchmark's memory breakdown.
     pub fn heap_parts(&self) -> Vec<(String, usize)> {
         let mut parts = vec![
-            ("time".to_string(), self.time.capacity() * 8),
+            (
+                "time".to_string(),
+                self.base_times.rest_heap_bytes() + self.tail_time.capacity() * 8,
+            ),
             ("seq".to_string(), self.seq.heap_bytes()),
             ("offsets".to_string(), self.offsets.capacity() * 4),
-            ("ticks".to_string(), self.ticks.heap_bytes()),
+            ("ticks".to_string(), self.base_times.ticks_heap_bytes()),
         ];
         for (name, col) in self.attr_names.iter().zip(&self.attrs) {
             parts.push((format!("attribute {name}"), col.heap_bytes()));
@@ -478,10 +496,11 @@ impl EventPartition {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.time.capacity() * 8
+        self.tail_time.capacity() * 8
+            + self.base_times.rest_heap_bytes()
+            + self.base_times.ticks_heap_bytes()
             + self.seq.heap_bytes()
             + self.offsets.capacity() * 4
-            + self.ticks.heap_bytes()
             + self.tail_contact.capacity() * 4
             + self
                 .pending
@@ -1049,7 +1068,7 @@ impl EventPartition {
             .map(|(name, col)| (&**name, col.kinds_present()))
             .collect();
         Some(CatalogSummary {
-            events: self.time.len(),
+            events: self.len(),
             last_time: self.last_time,
             attributes,
         })
@@ -1058,7 +1077,7 @@ impl EventPartition {
     /// Rows of live contacts (catalog statistics).
     pub fn live_rows(&self, live: &RoaringBitmap) -> Vec<u32> {
         let contact = self.row_contacts();
-        (0..self.time.len() as u32)
+        (0..self.len() as u32)
             .filter(|r| live.contains(contact[*r as usize]) && !self.dead_rows.contains(*r))
             .collect()
     }
@@ -1071,7 +1090,7 @@ impl EventPartition {
         if self.tail_len() != 0 || !self.dead_rows.is_empty() {
             return Err(invalid("a partition must be compacted before it is saved"));
         }
-        w.slice(&self.time)?;
+        w.slice(&self.base_times.to_vec())?;
         w.slice(&self.seq.all())?;
         w.u64(self.attrs.len() as u64)?;
         for (name, col) in self.attr_names.iter().zip(&self.attrs) {
@@ -1090,12 +1109,17 @@ impl EventPartition {
     }
 
     pub fn read_from<R: std::io::Read>(r: &mut Reader<R>) -> std::io::Result<EventPartition> {
+        // Times are saved whole (a `u32` remainder fits only a partition's
+        // own span, known once all its rows are).
+        let time: Vec<i64> = r.vec()?;
         let mut p = EventPartition {
-            time: r.vec()?,
+            base_times: Ticks::of(&time),
+            base_len: time.len(),
             seq: Seqs::of_base(&r.vec::<u32>()?),
             ..EventPartition::default()
         };
-        if p.seq.len() != p.time.len() {
+        drop(time);
+        if p.seq.len() != p.base_len {
             return Err(invalid(
                 "an event seq column of another length than its partition",
             ));
@@ -1104,7 +1128,7 @@ impl EventPartition {
         for _ in 0..n {
             let name = r.string()?;
             let col = AttrColumn::read_from(r)?;
-            if col.len() != p.time.len() {
+            if col.len() != p.base_len {
                 return Err(invalid(
                     "an attribute column of another length than its partition",
                 ));
@@ -1115,16 +1139,14 @@ impl EventPartition {
         }
         p.offsets = r.vec()?;
         let ascending = p.offsets.windows(2).all(|w| w[0] <= w[1]);
-        if !ascending || p.offsets.last().map_or(0, |o| *o as usize) != p.time.len() {
+        if !ascending || p.offsets.last().map_or(0, |o| *o as usize) != p.base_len {
             return Err(invalid("partition offsets that do not cover its rows"));
         }
-        p.base_len = p.time.len();
         p.contacts = r.bitmap()?;
         p.last_time = match r.u8()? {
             0 => None,
             _ => Some(r.i64()?),
         };
-        p.ticks = p.base_ticks_if_suited();
         Ok(p)
     }
 }

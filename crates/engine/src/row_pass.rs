@@ -16,7 +16,7 @@
 //! last 30d` from 14.1–16.6 to 7.1–9.5 ms.
 
 use crate::events::PreparedFilter;
-use crate::ticks::{TickWindow, Ticks};
+use crate::ticks::{TickWindow, Ticks, TimeRun};
 
 /// Average rows per contact up to which a partition suits the row pass
 /// (and so keeps [`Ticks`]): with few rows, a contact's times share cache
@@ -33,11 +33,7 @@ pub(crate) fn suits(rows: usize, contacts: usize) -> bool {
 
 /// A run of base rows as the row pass reads them: their ticks, and their
 /// times for the rows on a window's end ticks.
-#[derive(Clone, Copy)]
-pub(crate) struct RunTimes<'a> {
-    pub(crate) ticks: &'a [u16],
-    pub(crate) times: &'a [i64],
-}
+pub(crate) type RunTimes<'a> = TimeRun<'a>;
 
 /// Bit `i` of the result (word `i / 64`, bit `i % 64`): whether row
 /// `first + i` of `run` is within `lo..=hi` (`window` in ticks) and passes
@@ -78,13 +74,14 @@ fn kept_rows_in<const AVX2: bool>(
     (lo, hi, w): (i64, i64, TickWindow),
     filters: &[PreparedFilter<'_, '_>],
 ) -> Vec<u64> {
-    let mut words = Vec::with_capacity(run.ticks.len().div_ceil(64));
-    for (k, (ticks, times)) in run.ticks.chunks(64).zip(run.times.chunks(64)).enumerate() {
+    let mut words = Vec::with_capacity(run.ticks().len().div_ceil(64));
+    for (k, ticks) in run.ticks().chunks(64).enumerate() {
         let (mut word, mut ends) = tick_words::<AVX2>(ticks, w);
         while ends != 0 {
             let i = ends.trailing_zeros() as usize;
             ends &= ends - 1;
-            word |= u64::from(lo <= times[i] && times[i] <= hi) << i;
+            let t = run.at(k * 64 + i);
+            word |= u64::from(lo <= t && t <= hi) << i;
         }
         if word != 0 {
             let row = first + (k * 64) as u32;
@@ -178,7 +175,7 @@ pub(crate) struct KeptRows {
 }
 
 impl KeptRows {
-    /// The rows `first..first + run.ticks.len()` kept by `lo..=hi` (with
+    /// The rows `first..first + run.ticks().len()` kept by `lo..=hi` (with
     /// `ticks`, the partition's, to put it in ticks) and `filters`.
     pub(crate) fn new(
         run: RunTimes<'_>,
@@ -198,7 +195,7 @@ impl KeptRows {
             first,
             words,
             before,
-            rows: run.ticks.len() as u32,
+            rows: run.ticks().len() as u32,
         }
     }
 
@@ -267,10 +264,7 @@ mod tests {
         let times: Vec<i64> = (0..300).map(|i| (i * i * 7919) % 1000).collect();
         for (lo, hi) in [(i64::MIN, i64::MAX), (100, 600), (600, 100), (999, 999)] {
             let ticks = Ticks::of(&times);
-            let run = RunTimes {
-                ticks: ticks.of_rows(0..times.len() as u32),
-                times: &times,
-            };
+            let run = ticks.run(0..times.len() as u32);
             let kept = KeptRows::new(run, 40, (lo, hi, &ticks), &[]);
             for row in 40..=340u32 {
                 let want = times[..(row - 40) as usize]
@@ -286,10 +280,7 @@ mod tests {
     fn each_kept_row_of_any_range_is_visited_once_in_order() {
         let times: Vec<i64> = (0..300).map(|i| (i * i * 7919) % 1000).collect();
         let ticks = Ticks::of(&times);
-        let run = RunTimes {
-            ticks: ticks.of_rows(0..times.len() as u32),
-            times: &times,
-        };
+        let run = ticks.run(0..times.len() as u32);
         for (lo, hi, mostly) in [
             (i64::MIN, i64::MAX, true),
             (0, 776, true),
@@ -327,10 +318,7 @@ mod tests {
     /// `times`' kept rows under `lo..=hi`, through their ticks.
     fn kept_words(times: &[i64], lo: i64, hi: i64) -> Vec<u64> {
         let ticks = Ticks::of(times);
-        let run = RunTimes {
-            ticks: ticks.of_rows(0..times.len() as u32),
-            times,
-        };
+        let run = ticks.run(0..times.len() as u32);
         kept_rows(run, 7, (lo, hi, ticks.window(lo, hi)), &[])
     }
 

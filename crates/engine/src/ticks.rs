@@ -1,21 +1,26 @@
-//! Ticks: a two-byte coarse copy of a partition's base times, read by the
-//! row pass ([`crate::row_pass`]) to decide which rows are in a time window.
+//! A partition's base times, kept as a two-byte coarse *tick* and the
+//! remainder below it: a row's time from the partition's earliest, split
+//! at a power of two chosen so that the latest's tick fits in 16 bits (at
+//! `large`, 180 days of history make a tick about 4 minutes and leave an
+//! 18-bit remainder, held in a `u32`). Six bytes a row in place of eight,
+//! and the ticks alone decide most rows of a window.
 //!
-//! Why: the row pass decides every row of a partition, and at `large` its
-//! reading of the eight-byte times was half of `failed_logins_30d` (5.4M
-//! `login` rows, 44 MB a run: memory bandwidth, not work). A tick is a
-//! row's time from the partition's earliest, divided by a power of two
-//! chosen so that the latest fits in 16 bits (at `large`, 180 days of
-//! history make a tick about 4 minutes). A row whose tick is strictly
-//! between the window's ends' ticks is in the window and one outside them
-//! is not; only a row on an end's tick (a few in a thousand) has its exact
-//! time read. The ticks cost two bytes per row, so only partitions the row
-//! pass reads have them ([`crate::row_pass::suits`]).
+//! The row pass ([`crate::row_pass`]) decides every row of a partition,
+//! and at `large` its reading of eight-byte times was half of
+//! `failed_logins_30d` (5.4M `login` rows, 44 MB a run: memory bandwidth,
+//! not work). A row whose tick is strictly between the window's ends'
+//! ticks is in the window and one outside them is not; only a row on an
+//! end's tick (a few in a thousand) has its exact time read. Other reads
+//! (a contact's window, found by stepping back from its latest time or by
+//! a binary search) put each time together from its tick and remainder.
+//!
+//! Times more than 2^48 ms (about 8,900 years) apart in one partition
+//! would need a remainder wider than 32 bits; such a partition keeps its
+//! times whole beside the ticks.
 
 use std::ops::Range;
 
-/// The ticks of a partition's base rows (empty where the partition has
-/// none: see the module's documentation).
+/// The times of a partition's base rows (see the module's documentation).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Ticks {
     /// The time of tick 0: the earliest base time.
@@ -25,6 +30,111 @@ pub(crate) struct Ticks {
     /// A tick is `(time - origin) >> shift`.
     shift: u32,
     ticks: Vec<u16>,
+    /// Each row's `(time - origin)` below its tick (when `shift` <= 32).
+    rems: Vec<u32>,
+    /// Each row's time, when the remainders would not fit (`shift` > 32).
+    whole: Vec<i64>,
+}
+
+/// A run of consecutive base rows' times, read in place. (A reference and
+/// two numbers: made per contact, so that nothing is sliced before a row
+/// is read.)
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TimeRun<'a> {
+    /// The rows' ticks (what most comparisons read).
+    ticks: &'a [u16],
+    /// Where the remainders are read, from `start`.
+    times: &'a Ticks,
+    start: usize,
+}
+
+impl<'a> TimeRun<'a> {
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        self.ticks.len()
+    }
+
+    /// The rows' ticks.
+    #[inline(always)]
+    pub(crate) fn ticks(&self) -> &'a [u16] {
+        self.ticks
+    }
+
+    /// Row `i`'s time.
+    #[inline(always)]
+    pub(crate) fn at(&self, i: usize) -> i64 {
+        debug_assert!(i < self.len());
+        self.times.at_index(self.start + i)
+    }
+
+    /// The first `end` rows.
+    #[inline(always)]
+    pub(crate) fn head(&self, end: usize) -> Self {
+        TimeRun {
+            ticks: &self.ticks[..end],
+            ..*self
+        }
+    }
+
+    /// How many rows from the start satisfy `pred` (given a row's index;
+    /// it holds for a prefix of the rows), as [`slice::partition_point`].
+    #[inline(always)]
+    pub(crate) fn partition_point(&self, pred: impl Fn(usize) -> bool) -> usize {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if pred(mid) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// Time `t` as rows are compared with it: by tick first.
+    #[inline(always)]
+    pub(crate) fn key(&self, t: i64) -> TimeKey {
+        self.times.key(t)
+    }
+
+    /// Whether row `i`'s time is at least `k`'s. A tick above or below
+    /// `k`'s decides it (ticks never contradict times); only a row on
+    /// `k`'s tick has its remainder read.
+    #[inline(always)]
+    pub(crate) fn at_least(&self, i: usize, k: TimeKey) -> bool {
+        let tick = self.ticks[i];
+        if tick == k.tick {
+            self.at(i) >= k.time
+        } else {
+            tick > k.tick
+        }
+    }
+
+    /// Whether row `i`'s time is at most `k`'s (as [`TimeRun::at_least`]).
+    #[inline(always)]
+    pub(crate) fn at_most(&self, i: usize, k: TimeKey) -> bool {
+        let tick = self.ticks[i];
+        if tick == k.tick {
+            self.at(i) <= k.time
+        } else {
+            tick < k.tick
+        }
+    }
+}
+
+/// A time and its tick in one partition, for [`TimeRun::at_least`] and
+/// [`TimeRun::at_most`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TimeKey {
+    tick: u16,
+    time: i64,
+}
+
+impl TimeKey {
+    pub(crate) fn time(&self) -> i64 {
+        self.time
+    }
 }
 
 /// A time window `lo..=hi` in ticks: a row is in it for sure if its tick
@@ -42,7 +152,8 @@ pub(crate) struct TickWindow {
 }
 
 impl Ticks {
-    /// The ticks of `times` (a partition's base times, in row order).
+    /// `times` (a partition's base times, in row order) as ticks and
+    /// remainders.
     pub(crate) fn of(times: &[i64]) -> Ticks {
         let (Some(&origin), Some(&latest)) = (times.iter().min(), times.iter().max()) else {
             return Ticks::default();
@@ -53,28 +164,92 @@ impl Ticks {
             .iter()
             .map(|t| (t.abs_diff(origin) >> shift) as u16)
             .collect();
+        let (rems, whole) = if shift <= u32::BITS {
+            let below = (1u64 << shift) - 1;
+            let rems = times
+                .iter()
+                .map(|t| (t.abs_diff(origin) & below) as u32)
+                .collect();
+            (rems, Vec::new())
+        } else {
+            (Vec::new(), times.to_vec())
+        };
         Ticks {
             origin,
             latest,
             shift,
             ticks,
+            rems,
+            whole,
         }
     }
 
-    /// How many rows have ticks.
+    /// How many rows there are.
     pub(crate) fn len(&self) -> usize {
         self.ticks.len()
     }
 
-    /// The ticks of a run of rows.
+    /// The times of a run of rows.
+    #[inline(always)]
+    pub(crate) fn run(&self, rows: Range<u32>) -> TimeRun<'_> {
+        TimeRun {
+            ticks: &self.ticks[rows.start as usize..rows.end as usize],
+            times: self,
+            start: rows.start as usize,
+        }
+    }
+
+    /// Row `row`'s time.
+    #[inline(always)]
+    pub(crate) fn at(&self, row: u32) -> i64 {
+        self.at_index(row as usize)
+    }
+
+    #[inline(always)]
+    fn at_index(&self, i: usize) -> i64 {
+        if self.whole.is_empty() {
+            let from_origin = (u64::from(self.ticks[i]) << self.shift) | u64::from(self.rems[i]);
+            self.origin.wrapping_add(from_origin as i64)
+        } else {
+            self.whole[i]
+        }
+    }
+
+    /// Time `t` as these rows are compared with it: by tick first.
+    #[inline(always)]
+    pub(crate) fn key(&self, t: i64) -> TimeKey {
+        TimeKey {
+            tick: self.tick(t),
+            time: t,
+        }
+    }
+
+    /// Whether row `row`'s time is at most `k`'s (as
+    /// [`TimeRun::at_most`]).
+    #[inline(always)]
+    pub(crate) fn row_at_most(&self, row: u32, k: TimeKey) -> bool {
+        self.run(row..row + 1).at_most(0, k)
+    }
+
+    /// Asks the CPU to start loading row `row`'s tick (what a window's
+    /// search reads first); a row past the end is ignored.
     #[inline]
-    pub(crate) fn of_rows(&self, rows: Range<u32>) -> &[u16] {
-        &self.ticks[rows.start as usize..rows.end as usize]
+    pub(crate) fn prefetch(&self, row: usize) {
+        if let Some(t) = self.ticks.get(row) {
+            crate::events::prefetch(t);
+        }
+    }
+
+    /// Every row's time, in row order.
+    pub(crate) fn to_vec(&self) -> Vec<i64> {
+        let run = self.run(0..self.len() as u32);
+        (0..run.len()).map(|i| run.at(i)).collect()
     }
 
     /// The tick of time `t`, clamped to the ticks' range: never above the
     /// tick of a later time, so comparing ticks never contradicts
     /// comparing times.
+    #[inline(always)]
     fn tick(&self, t: i64) -> u16 {
         if t <= self.origin {
             return 0;
@@ -92,8 +267,14 @@ impl Ticks {
         }
     }
 
-    pub(crate) fn heap_bytes(&self) -> usize {
+    /// Heap bytes of the ticks.
+    pub(crate) fn ticks_heap_bytes(&self) -> usize {
         self.ticks.capacity() * 2
+    }
+
+    /// Heap bytes of the rest: the remainders, or the whole times.
+    pub(crate) fn rest_heap_bytes(&self) -> usize {
+        self.rems.capacity() * 4 + self.whole.capacity() * 8
     }
 }
 
@@ -114,11 +295,17 @@ mod tests {
 
     #[test]
     fn ticks_never_contradict_times_and_leave_few_rows_to_read() {
-        let spans: [(i64, i64); 5] = [
+        // Year 0000 to 9999 (what an ISO date can say) is just over 2^48
+        // ms; the one before it just under.
+        let (year_0, year_10000) = (-62_167_219_200_000, 253_402_300_800_000);
+        let spans: [(i64, i64); 8] = [
             (0, 0),
             (1_700_000_000_000, 1_700_000_000_900),
             (1_767_225_600_000, 1_767_225_600_000 + 180 * 86_400_000),
             (-5_000_000_000_000, 5_000_000_000_000),
+            (year_0, year_10000),
+            (year_0, year_0 + (1 << 48) - 1),
+            (year_0, year_0 + (1 << 48)),
             (i64::MIN, i64::MAX),
         ];
         for (first, last) in spans {
@@ -130,6 +317,16 @@ mod tests {
                 .collect();
             let ticks = Ticks::of(&times);
             assert_eq!(ticks.len(), times.len());
+            // Ticks and remainders (or whole times, past 2^48 ms) give
+            // every time back exactly, read whole or a run at a time.
+            assert_eq!(ticks.to_vec(), times);
+            assert_eq!(ticks.whole.is_empty(), last.abs_diff(first) < 1 << 48);
+            for (i, t) in times.iter().enumerate() {
+                assert_eq!(ticks.at(i as u32), *t);
+                let run = ticks.run(i as u32..times.len() as u32);
+                assert_eq!(run.at(0), *t);
+                assert_eq!(run.head(1).at(0), *t);
+            }
             let bounds: Vec<i64> = times
                 .iter()
                 .step_by(97)
