@@ -12,7 +12,8 @@
 //! ticks is in the window and one outside them is not; only a row on an
 //! end's tick (a few in a thousand) has its exact time read. Other reads
 //! (a contact's window, found by stepping back from its latest time or by
-//! a binary search) put each time together from its tick and remainder.
+//! a binary search) compare by tick first as well ([`TimeKey`]): only a
+//! row on a bound's tick has its remainder read.
 //!
 //! Times more than 2^48 ms (about 8,900 years) apart in one partition
 //! would need a remainder wider than 32 bits; such a partition keeps its
@@ -36,9 +37,10 @@ pub(crate) struct Ticks {
     whole: Vec<i64>,
 }
 
-/// A run of consecutive base rows' times, read in place. (A reference and
-/// two numbers: made per contact, so that nothing is sliced before a row
-/// is read.)
+/// A run of consecutive base rows' times, read in place: its ticks'
+/// slice, and where its remainders start. (Holding only the partition's
+/// times and a row range, so that each tick was read through them, made
+/// sweeps such as `never_opened_90d` ~13% slower at `large`.)
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TimeRun<'a> {
     /// The rows' ticks (what most comparisons read).
