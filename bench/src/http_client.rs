@@ -41,7 +41,7 @@ struct Connection {
 }
 
 /// The resolved `host:port` of `base` (`http://host:port`).
-pub fn address(base: &str) -> Result<(String, SocketAddr), String> {
+fn address(base: &str) -> Result<(String, SocketAddr), String> {
     let host = base
         .strip_prefix("http://")
         .ok_or_else(|| format!("the load generator speaks plain http only, not {base}"))?

@@ -368,7 +368,7 @@ impl EventPartition {
         }
     }
 
-    /// Asks the CPU to start loading contact `ordinal`'s latest base time,
+    /// Asks the CPU to start loading contact `ordinal`'s latest base tick,
     /// the first thing a windowed condition reads. An evaluation over a
     /// sparse scope reads each contact's rows from a cold place: issued a
     /// few contacts ahead, these loads overlap instead of waiting one after

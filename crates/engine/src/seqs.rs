@@ -97,24 +97,23 @@ impl Seqs {
 }
 
 /// Where a decoding stands: the next row it would read and that row's
-/// byte position, and the seq of the row before.
+/// byte position, and the seq of the row before. The default stands at
+/// row 0, the start of the first block (its mark is byte 0).
 #[derive(Default)]
 struct Cursor {
     row: usize,
     at: usize,
     previous: u32,
-    started: bool,
 }
 
 impl Cursor {
     /// Base row `row`'s seq: decoded on from where the cursor stands if
     /// `row` is at most a block ahead of it, else from the row's mark.
     fn seek(&mut self, seqs: &Seqs, row: usize) -> u32 {
-        if !self.started || row < self.row || row - self.row > BLOCK {
+        if row < self.row || row - self.row > BLOCK {
             let block = row / BLOCK;
             self.row = block * BLOCK;
             self.at = seqs.marks[block] as usize;
-            self.started = true;
         }
         loop {
             if self.row.is_multiple_of(BLOCK) {
