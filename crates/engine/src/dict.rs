@@ -184,24 +184,41 @@ impl Verdicts {
     }
 }
 
-/// Where each string ends in the arena: 4 bytes a string while the arena
-/// is under 4 GiB, 8 after. A dictionary of nearly unique strings (a
-/// session id per event) has as many ends as rows, so their width counts.
+/// Where each string ends in the arena. While strings are not long
+/// (every run of [`PACKED_RUN`] fits in 64 KiB: identifiers, URLs and
+/// names do), each end is two bytes from where its run starts, and a run's
+/// start is 8 bytes: 2.125 bytes a string. Otherwise 4 bytes a string
+/// while the arena is under 4 GiB, 8 after. A dictionary of nearly
+/// unique strings (a session id per event) has as many ends as rows, so
+/// their width counts.
 #[derive(Debug, Clone)]
 enum Ends {
+    Packed {
+        /// Where each run of strings starts in the arena.
+        starts: Vec<u64>,
+        /// Each string's end, from where its run starts.
+        within: Vec<u16>,
+    },
     Narrow(Vec<u32>),
     Wide(Vec<u64>),
 }
 
+/// How many consecutive strings share one start in [`Ends::Packed`].
+const PACKED_RUN: usize = 64;
+
 impl Default for Ends {
     fn default() -> Self {
-        Ends::Narrow(Vec::new())
+        Ends::Packed {
+            starts: Vec::new(),
+            within: Vec::new(),
+        }
     }
 }
 
 impl Ends {
     fn len(&self) -> usize {
         match self {
+            Ends::Packed { within, .. } => within.len(),
             Ends::Narrow(v) => v.len(),
             Ends::Wide(v) => v.len(),
         }
@@ -210,13 +227,44 @@ impl Ends {
     #[inline]
     fn get(&self, code: usize) -> usize {
         match self {
+            Ends::Packed { starts, within } => {
+                starts[code / PACKED_RUN] as usize + usize::from(within[code])
+            }
             Ends::Narrow(v) => v[code] as usize,
             Ends::Wide(v) => v[code] as usize,
         }
     }
 
-    /// Appends an end, widening every end first if it does not fit.
+    /// Every end, in code order.
+    fn all(&self) -> impl Iterator<Item = u64> + '_ {
+        (0..self.len()).map(|c| self.get(c) as u64)
+    }
+
+    /// Appends an end. One too far from its run's start lists every end
+    /// (narrow or wide, as the arena's size needs), and one past 4 GiB
+    /// widens them all.
     fn push(&mut self, end: usize) {
+        if let Ends::Packed { starts, within } = self {
+            let code = within.len();
+            let run_start = match (code % PACKED_RUN, code.checked_sub(1)) {
+                (0, None) => 0,
+                (0, Some(last)) => starts[last / PACKED_RUN] as usize + usize::from(within[last]),
+                _ => starts[code / PACKED_RUN] as usize,
+            };
+            if let Ok(from_start) = u16::try_from(end - run_start) {
+                if code % PACKED_RUN == 0 {
+                    reserve_gently(starts, 1);
+                    starts.push(run_start as u64);
+                }
+                reserve_gently(within, 1);
+                return within.push(from_start);
+            }
+            let narrow: Result<Vec<u32>, _> = self.all().map(u32::try_from).collect();
+            *self = match narrow {
+                Ok(narrow) => Ends::Narrow(narrow),
+                Err(_) => Ends::Wide(self.all().collect()),
+            };
+        }
         if let Ends::Narrow(v) = self {
             match u32::try_from(end) {
                 Ok(end) => {
@@ -238,6 +286,10 @@ impl Ends {
 
     fn shrink_to_fit(&mut self) {
         match self {
+            Ends::Packed { starts, within } => {
+                starts.shrink_to_fit();
+                within.shrink_to_fit();
+            }
             Ends::Narrow(v) => v.shrink_to_fit(),
             Ends::Wide(v) => v.shrink_to_fit(),
         }
@@ -245,6 +297,7 @@ impl Ends {
 
     fn heap_bytes(&self) -> usize {
         match self {
+            Ends::Packed { starts, within } => starts.capacity() * 8 + within.capacity() * 2,
             Ends::Narrow(v) => v.capacity() * 4,
             Ends::Wide(v) => v.capacity() * 8,
         }
@@ -368,10 +421,9 @@ impl Dictionary {
 
     pub fn write_to<W: std::io::Write>(&self, w: &mut Writer<W>) -> std::io::Result<()> {
         w.slice(&self.bytes)?;
-        match &self.ends {
-            Ends::Wide(ends) => w.slice(ends)?,
-            Ends::Narrow(ends) => w.widened_slice(ends)?,
-        }
+        // Every end as a `u64`, whatever the form in memory (it is
+        // chosen again as they are read).
+        w.u64s(self.ends.len(), self.ends.all())?;
         w.u64(self.lowered.len() as u64)?;
         for (code, lower) in &self.lowered {
             w.u32(*code)?;
@@ -536,6 +588,66 @@ mod tests {
         assert!(ends.heap_bytes() >= 4 * 8);
     }
 
+    /// Short strings' ends take two bytes and a share of their run's start;
+    /// the first too far from its run's start lists them all (narrow or
+    /// wide, as their size needs), and every string stays where it was.
+    #[test]
+    fn ends_of_short_strings_are_packed_until_one_is_long() {
+        let mut d = Dictionary::default();
+        // Lengths 5 to 15.
+        let ids: Vec<String> = (0..1000u64)
+            .map(|i| format!("s{:x}", (i * 7919) % (1 << (4 * (4 + i % 11)))))
+            .collect();
+        for id in &ids {
+            d.intern(id);
+        }
+        let Ends::Packed { starts, within } = &d.ends else {
+            panic!("short strings' ends are packed")
+        };
+        assert_eq!((starts.len(), within.len()), (1000usize.div_ceil(64), 1000));
+        assert!(d.ends.heap_bytes() <= 2 * 1000 + 1000 / 8 + 64);
+        assert_eq!(d.intern(&ids[500]), 500);
+        assert_eq!(d.intern(&"ż".repeat(60)), 1000);
+        assert!(matches!(d.ends, Ends::Packed { .. }));
+        assert_eq!(d.intern(&"x".repeat(70_000)), 1001);
+        assert!(matches!(d.ends, Ends::Narrow(_)));
+        assert_eq!(d.intern("after"), 1002);
+        for (code, id) in ids.iter().enumerate() {
+            assert_eq!(d.get(code as u32), id);
+        }
+        assert_eq!(d.get(1000), "ż".repeat(60));
+        assert_eq!(d.get(1001), "x".repeat(70_000));
+        assert_eq!(d.get(1002), "after");
+        assert_eq!(d.intern(&ids[999]), 999);
+
+        // A run's strings may reach 65,535 bytes from its start, not more.
+        let mut ends = Ends::default();
+        ends.push(0);
+        ends.push(65_535);
+        assert!(matches!(ends, Ends::Packed { .. }));
+        ends.push(65_536);
+        assert_eq!(ends.all().collect::<Vec<_>>(), [0, 65_535, 65_536]);
+        assert!(matches!(ends, Ends::Narrow(_)));
+        // A new run starts where the last string ended.
+        let mut ends = Ends::default();
+        for c in 0..200 {
+            ends.push(c * 1000);
+        }
+        assert!(matches!(ends, Ends::Packed { .. }));
+        assert_eq!(
+            ends.all().collect::<Vec<_>>(),
+            (0..200).map(|c| c * 1000).collect::<Vec<_>>()
+        );
+
+        // Long strings past 4 GiB list wide.
+        let big = u32::MAX as usize + 1;
+        let mut ends = Ends::default();
+        ends.push(big);
+        ends.push(big + 1);
+        assert!(matches!(ends, Ends::Wide(_)));
+        assert_eq!(ends.all().collect::<Vec<_>>(), [big as u64, big as u64 + 1]);
+    }
+
     /// A dictionary read back from its snapshot form has the same strings
     /// under the same codes, takes new ones after them, and refuses ends
     /// that do not fit its arena.
@@ -584,10 +696,11 @@ mod tests {
             largest_share > 1.0 && largest_share <= 1.25 + 1e-3,
             "{largest_share}"
         );
-        let Ends::Narrow(ends) = &d.ends else {
-            panic!("48 MB of strings need no wide ends")
+        let Ends::Packed { starts, within } = &d.ends else {
+            panic!("48-byte strings' ends are packed")
         };
-        assert!(ends.capacity() as f64 <= ends.len() as f64 * 2.0);
+        assert!(within.capacity() as f64 <= within.len() as f64 * 2.0);
+        assert!(starts.capacity() as f64 <= starts.len() as f64 * 2.0);
     }
 
     #[test]

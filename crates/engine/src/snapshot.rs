@@ -70,12 +70,17 @@ impl<W: Write> Writer<W> {
     /// of the widened values), without a widened copy in memory.
     ///
     /// [`slice`]: Writer::slice
-    pub fn widened_slice(&mut self, v: &[u32]) -> Result<()> {
-        self.u64(v.len() as u64)?;
+    /// `len` numbers as a slice of `u64`s (read back by
+    /// [`Reader::vec`] or [`Reader::u64s_in_chunks`]).
+    pub fn u64s(&mut self, len: usize, mut v: impl Iterator<Item = u64>) -> Result<()> {
+        self.u64(len as u64)?;
         let mut buf = Vec::with_capacity(8 * 4096);
-        for chunk in v.chunks(4096) {
+        let mut written = 0;
+        while written < len {
             buf.clear();
-            buf.extend(chunk.iter().flat_map(|x| u64::from(*x).to_le_bytes()));
+            buf.extend(v.by_ref().take(4096).flat_map(u64::to_le_bytes));
+            assert!(!buf.is_empty(), "{len} numbers declared, {written} given");
+            written += buf.len() / 8;
             self.0.write_all(&buf)?;
         }
         Ok(())
