@@ -3,9 +3,11 @@
 //! per row.
 //!
 //! Memory matters here (an event attribute such as a session id is nearly
-//! unique per event), so the strings live end to end in one byte arena, the
-//! lookup table holds only codes, and a lower-cased copy is kept only for
-//! the strings whose lower-case form differs.
+//! unique per event), so the strings live end to end in one byte arena, a
+//! string's code is found through an index of codes sized to their count
+//! ([`SettledCodes`]) and a small hash table of the newest, and a
+//! lower-cased copy is kept only for the strings whose lower-case form
+//! differs.
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -15,6 +17,7 @@ use flowseg_rules::plan::TextTest;
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 
+use crate::settled::SettledCodes;
 use crate::snapshot::{Reader, Writer, invalid};
 
 #[derive(Debug)]
@@ -27,7 +30,11 @@ pub struct Dictionary {
     /// `(code, lower-cased string)` for the codes whose string is not
     /// already lower-case, ascending by code.
     lowered: Vec<(u32, Box<str>)>,
-    /// Codes, found by the hash of their string.
+    /// Codes `0..settled.len()`, found by the hash of their string (boxed:
+    /// most dictionaries are small, and a contact column holds one).
+    settled: Box<SettledCodes>,
+    /// The codes after those, found by the hash of their string: at most
+    /// [`SETTLE_FROM`] or an eighth of the settled ones, whichever is more.
     table: HashTable<u32>,
     /// Recently used tests' verdicts, most recent last (see [`verdicts`]).
     ///
@@ -100,6 +107,7 @@ impl Default for Dictionary {
             bytes: Vec::new(),
             ends: Ends::default(),
             lowered: Vec::new(),
+            settled: Box::default(),
             table: HashTable::new(),
             cache: Mutex::default(),
             id: next_id(),
@@ -114,6 +122,7 @@ impl Clone for Dictionary {
             bytes: self.bytes.clone(),
             ends: self.ends.clone(),
             lowered: self.lowered.clone(),
+            settled: self.settled.clone(),
             table: self.table.clone(),
             cache: Mutex::default(),
             id: next_id(),
@@ -340,6 +349,10 @@ fn str_at<'a>(bytes: &'a [u8], ends: &Ends, code: u32) -> &'a str {
     unsafe { std::str::from_utf8_unchecked(slice) }
 }
 
+/// How many codes the hash table of new ones holds before they are
+/// settled (a dictionary smaller than this has only the hash table).
+const SETTLE_FROM: usize = 4096;
+
 impl Dictionary {
     /// The code of `s`, adding it when new.
     pub fn intern(&mut self, s: &str) -> u32 {
@@ -349,9 +362,13 @@ impl Dictionary {
             bytes,
             ends,
             lowered,
+            settled,
             table,
             ..
         } = self;
+        if let Some(code) = settled.find(hash, |c| str_at(bytes, ends, c) == s) {
+            return code;
+        }
         if let Some(code) = table.find(hash, |c| str_at(bytes, ends, *c) == s) {
             return *code;
         }
@@ -364,28 +381,61 @@ impl Dictionary {
             lowered.push((code, lower.into()));
         }
         table.insert_unique(hash, code, |c| HASHER.hash_one(str_at(bytes, ends, *c)));
+        // Settling every code again each time the new ones reach an eighth
+        // of the settled hashes each string about nine times over a
+        // dictionary's growth (a hash table's doublings: about twice).
+        if table.len() > SETTLE_FROM.max(settled.len() / 8) {
+            self.settle();
+        }
         code
     }
 
-    /// Gives back the arena's and the ends' unused room (the next new
-    /// string grows them again, so this is for after a bulk load); the
-    /// lookup table keeps its size.
+    /// Gives back the arena's and the ends' unused room, and settles the
+    /// new codes (the next new string grows them again, so this is for
+    /// after a bulk load).
     pub fn shrink_to_fit(&mut self) {
         self.bytes.shrink_to_fit();
         self.ends.shrink_to_fit();
         self.lowered.shrink_to_fit();
+        if self.table.len() > SETTLE_FROM {
+            self.settle();
+        }
     }
 
-    /// Builds the lookup table if it lags the arena (a dictionary read
-    /// from a snapshot gets its table on the first new string, so that a
-    /// restart does not hash every string up front).
+    /// Indexes every code in [`SettledCodes`] and empties the hash table.
+    fn settle(&mut self) {
+        let Dictionary {
+            bytes,
+            ends,
+            settled,
+            table,
+            ..
+        } = self;
+        // The old index and table go first: the new one is built from the
+        // arena alone, and both at once would add their size to its own.
+        **settled = SettledCodes::default();
+        *table = HashTable::new();
+        **settled = SettledCodes::of(ends.len(), |c| HASHER.hash_one(str_at(bytes, ends, c)));
+    }
+
+    /// Builds the look-up of codes if it lags the arena (a dictionary read
+    /// from a snapshot gets it on the first new string, so that a restart
+    /// does not hash every string up front).
     fn ensure_table(&mut self) {
-        if self.table.len() == self.ends.len() {
+        if self.settled.len() + self.table.len() == self.ends.len() {
             return;
         }
+        if self.ends.len() > SETTLE_FROM {
+            return self.settle();
+        }
         let Dictionary {
-            bytes, ends, table, ..
+            bytes,
+            ends,
+            settled,
+            table,
+            ..
         } = self;
+        **settled = SettledCodes::default();
         table.clear();
         table.reserve(ends.len(), |c| HASHER.hash_one(str_at(bytes, ends, *c)));
         for code in 0..ends.len() as u32 {
@@ -467,6 +517,7 @@ impl Dictionary {
             bytes,
             ends,
             lowered,
+            settled: Box::default(),
             table: HashTable::new(),
             cache: Mutex::default(),
             id: next_id(),
@@ -550,6 +601,7 @@ impl Dictionary {
                 .iter()
                 .map(|(_, s)| s.len() + 24)
                 .sum::<usize>()
+            + self.settled.heap_bytes()
             + self.table.capacity() * (std::mem::size_of::<u32>() + 1)
             + self
                 .cache
@@ -646,6 +698,44 @@ mod tests {
         ends.push(big + 1);
         assert!(matches!(ends, Ends::Wide(_)));
         assert_eq!(ends.all().collect::<Vec<_>>(), [big as u64, big as u64 + 1]);
+    }
+
+    /// Codes settle as the dictionary grows: a string interned again gets
+    /// its code back whether it is settled or still in the hash table, the
+    /// table never holds more than its share, and after a bulk load
+    /// (`shrink_to_fit`) every code is settled.
+    #[test]
+    fn codes_settle_as_the_dictionary_grows() {
+        let mut d = Dictionary::default();
+        let mut words: Vec<String> = (0..100_000).map(|i| format!("s{:x}", i * 7919)).collect();
+        for (n, w) in words.clone().iter().enumerate() {
+            assert_eq!(d.intern(w), n as u32);
+            assert_eq!(d.settled.len() + d.table.len(), n + 1);
+            assert!(d.table.len() <= SETTLE_FROM.max(d.settled.len() / 8));
+            if n % 997 == 0 {
+                // Every earlier string, settled or not, keeps its code.
+                for (code, w) in words[..=n].iter().enumerate().step_by(13) {
+                    assert_eq!(d.intern(w), code as u32);
+                }
+            }
+            // Stop where the hash table holds more than a small one would.
+            if d.table.len() > SETTLE_FROM {
+                words.truncate(n + 1);
+                break;
+            }
+        }
+        assert!(d.settled.len() > 8 * SETTLE_FROM);
+        d.shrink_to_fit();
+        assert_eq!((d.settled.len(), d.table.len()), (words.len(), 0));
+        for (code, w) in words.iter().enumerate() {
+            assert_eq!(d.intern(w), code as u32);
+        }
+        // About 5.5 bytes a settled string, where a hash table of as many
+        // codes takes 5 bytes a slot, at most 7 slots in 8 used.
+        let per_code = d.settled.heap_bytes() as f64 / words.len() as f64;
+        assert!(per_code < 5.6, "{per_code}");
+        assert_eq!(d.intern("new"), words.len() as u32);
+        assert_eq!(d.table.len(), 1);
     }
 
     /// A dictionary read back from its snapshot form has the same strings

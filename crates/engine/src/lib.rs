@@ -23,6 +23,7 @@ mod narrow;
 mod row_pass;
 mod scan;
 mod seqs;
+mod settled;
 mod snapshot;
 mod ticks;
 
