@@ -349,8 +349,8 @@ fn str_at<'a>(bytes: &'a [u8], ends: &Ends, code: u32) -> &'a str {
     unsafe { std::str::from_utf8_unchecked(slice) }
 }
 
-/// How many codes the hash table of new ones holds before they are
-/// settled (a dictionary smaller than this has only the hash table).
+/// How many codes the hash table of new ones may hold before they are
+/// settled, however few the settled ones.
 const SETTLE_FROM: usize = 4096;
 
 impl Dictionary {
@@ -418,29 +418,12 @@ impl Dictionary {
         **settled = SettledCodes::of(ends.len(), |c| HASHER.hash_one(str_at(bytes, ends, c)));
     }
 
-    /// Builds the look-up of codes if it lags the arena (a dictionary read
+    /// Settles every code if the look-up lags the arena (a dictionary read
     /// from a snapshot gets it on the first new string, so that a restart
     /// does not hash every string up front).
     fn ensure_table(&mut self) {
-        if self.settled.len() + self.table.len() == self.ends.len() {
-            return;
-        }
-        if self.ends.len() > SETTLE_FROM {
-            return self.settle();
-        }
-        let Dictionary {
-            bytes,
-            ends,
-            settled,
-            table,
-            ..
-        } = self;
-        **settled = SettledCodes::default();
-        table.clear();
-        table.reserve(ends.len(), |c| HASHER.hash_one(str_at(bytes, ends, *c)));
-        for code in 0..ends.len() as u32 {
-            let hash = HASHER.hash_one(str_at(bytes, ends, code));
-            table.insert_unique(hash, code, |c| HASHER.hash_one(str_at(bytes, ends, *c)));
+        if self.settled.len() + self.table.len() != self.ends.len() {
+            self.settle();
         }
     }
 
