@@ -253,15 +253,17 @@ impl Ends {
     /// (narrow or wide, as the arena's size needs), and one past 4 GiB
     /// widens them all.
     fn push(&mut self, end: usize) {
+        let code = self.len();
+        let new_run = code.is_multiple_of(PACKED_RUN);
+        // A new run starts where the last string ended.
+        let run_start = match &*self {
+            Ends::Packed { .. } if new_run => code.checked_sub(1).map_or(0, |last| self.get(last)),
+            Ends::Packed { starts, .. } => starts[code / PACKED_RUN] as usize,
+            _ => 0,
+        };
         if let Ends::Packed { starts, within } = self {
-            let code = within.len();
-            let run_start = match (code % PACKED_RUN, code.checked_sub(1)) {
-                (0, None) => 0,
-                (0, Some(last)) => starts[last / PACKED_RUN] as usize + usize::from(within[last]),
-                _ => starts[code / PACKED_RUN] as usize,
-            };
             if let Ok(from_start) = u16::try_from(end - run_start) {
-                if code % PACKED_RUN == 0 {
+                if new_run {
                     reserve_gently(starts, 1);
                     starts.push(run_start as u64);
                 }
@@ -356,7 +358,7 @@ const SETTLE_FROM: usize = 4096;
 impl Dictionary {
     /// The code of `s`, adding it when new.
     pub fn intern(&mut self, s: &str) -> u32 {
-        self.ensure_table();
+        self.ensure_lookup();
         let hash = HASHER.hash_one(s);
         let Dictionary {
             bytes,
@@ -421,7 +423,7 @@ impl Dictionary {
     /// Settles every code if the look-up lags the arena (a dictionary read
     /// from a snapshot gets it on the first new string, so that a restart
     /// does not hash every string up front).
-    fn ensure_table(&mut self) {
+    fn ensure_lookup(&mut self) {
         if self.settled.len() + self.table.len() != self.ends.len() {
             self.settle();
         }
@@ -691,8 +693,8 @@ mod tests {
     fn codes_settle_as_the_dictionary_grows() {
         let mut d = Dictionary::default();
         let mut words: Vec<String> = (0..100_000).map(|i| format!("s{:x}", i * 7919)).collect();
-        for (n, w) in words.clone().iter().enumerate() {
-            assert_eq!(d.intern(w), n as u32);
+        for n in 0..words.len() {
+            assert_eq!(d.intern(&words[n]), n as u32);
             assert_eq!(d.settled.len() + d.table.len(), n + 1);
             assert!(d.table.len() <= SETTLE_FROM.max(d.settled.len() / 8));
             if n % 997 == 0 {
