@@ -356,9 +356,8 @@ pub fn demo(data: &Path, contacts: usize, serve: Option<&crate::ServeArgs>) -> R
                 continue;
             }
             resolve_references(&mut rule, &existing);
-            let id = store.new_segment_id(&account).map_err(|e| e.to_string())?;
             let record = SegmentRecord {
-                id,
+                id: String::new(),
                 name: name.into(),
                 description: description.into(),
                 rule,
@@ -366,7 +365,7 @@ pub fn demo(data: &Path, contacts: usize, serve: Option<&crate::ServeArgs>) -> R
                 updated_at: now,
             };
             store
-                .put_segment(&account, &record)
+                .create_segment(&account, record)
                 .map_err(|e| e.to_string())?;
         }
         account

@@ -1,11 +1,11 @@
 //! Segment definitions (unique names per account) and snapshots: frozen
 //! member lists, stored in chunks so a large send list is not one value.
 
-use redb::ReadableTable;
+use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{decode_strings, encode_strings};
-use crate::tables::{SEGMENT_NAMES, SEGMENTS, SNAPSHOT_MEMBERS, SNAPSHOTS};
+use crate::tables::{COUNTERS, SEGMENT_NAMES, SEGMENTS, SNAPSHOT_MEMBERS, SNAPSHOTS};
 use crate::{Store, StoreError, ensure_account, take_counter};
 
 /// Member ids per stored snapshot chunk (~100 KiB).
@@ -15,7 +15,7 @@ const CHUNK: usize = 10_000;
 /// so the store does not depend on the rule types.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentRecord {
-    /// The segment id (see [`Store::new_segment_id`]); rules reference it.
+    /// The segment id (issued by [`Store::create_segment`]); rules reference it.
     pub id: String,
     /// Unique per account (exact comparison).
     pub name: String,
@@ -74,15 +74,70 @@ fn scan<T: serde::de::DeserializeOwned>(
     Ok(out)
 }
 
+/// The counter of an account's segment ids.
+const SEGMENT_COUNTER: &str = "segment";
+
+/// The id of the account's `n`-th segment (from 0): `seg_{n + 1}`.
+fn segment_id(n: u64) -> String {
+    format!("seg_{}", n + 1)
+}
+
+/// [`Store::put_segment`] inside a write transaction whose account exists.
+fn put_in(txn: &WriteTransaction, account: &str, seg: &SegmentRecord) -> Result<(), StoreError> {
+    let mut segments = txn.open_table(SEGMENTS)?;
+    let mut names = txn.open_table(SEGMENT_NAMES)?;
+    if let Some(holder) = names.get((account, seg.name.as_str()))?
+        && holder.value() != seg.id
+    {
+        return Err(StoreError::Conflict(format!(
+            "a segment named `{}` already exists",
+            seg.name
+        )));
+    }
+    let old: Option<SegmentRecord> = segments
+        .get((account, seg.id.as_str()))?
+        .map(|v| serde_json::from_slice(v.value()))
+        .transpose()?;
+    if let Some(old) = old
+        && old.name != seg.name
+    {
+        names.remove((account, old.name.as_str()))?;
+    }
+    names.insert((account, seg.name.as_str()), seg.id.as_str())?;
+    segments.insert(
+        (account, seg.id.as_str()),
+        serde_json::to_vec(seg)?.as_slice(),
+    )?;
+    Ok(())
+}
+
 impl Store {
-    /// Issues a fresh segment id for an account (`seg_1`, `seg_2`, ...).
-    pub fn new_segment_id(&self, account: &str) -> Result<String, StoreError> {
+    /// The id the account's next created segment will get, unless another
+    /// is created first: what a new segment's rule is checked against for
+    /// references to itself before [`Store::create_segment`] issues the id.
+    pub fn next_segment_id(&self, account: &str) -> Result<String, StoreError> {
+        let txn = self.read()?;
+        let counters = txn.open_table(COUNTERS)?;
+        let next = counters
+            .get((account, SEGMENT_COUNTER))?
+            .map_or(0, |g| g.value());
+        Ok(segment_id(next))
+    }
+
+    /// Creates a segment under a fresh id (`seg_1`, `seg_2`, ...), which
+    /// replaces `seg.id`, and returns it. The id is issued in the same
+    /// transaction that stores the segment, so a refused creation (a name
+    /// already taken) changes nothing, not even the next id.
+    pub fn create_segment(
+        &self,
+        account: &str,
+        mut seg: SegmentRecord,
+    ) -> Result<SegmentRecord, StoreError> {
         self.write(|txn| {
             ensure_account(txn, account)?;
-            Ok(format!(
-                "seg_{}",
-                take_counter(txn, account, "segment")? + 1
-            ))
+            seg.id = segment_id(take_counter(txn, account, SEGMENT_COUNTER)?);
+            put_in(txn, account, &seg)?;
+            Ok(seg)
         })
     }
 
@@ -91,31 +146,7 @@ impl Store {
     pub fn put_segment(&self, account: &str, seg: &SegmentRecord) -> Result<(), StoreError> {
         self.write(|txn| {
             ensure_account(txn, account)?;
-            let mut segments = txn.open_table(SEGMENTS)?;
-            let mut names = txn.open_table(SEGMENT_NAMES)?;
-            if let Some(holder) = names.get((account, seg.name.as_str()))?
-                && holder.value() != seg.id
-            {
-                return Err(StoreError::Conflict(format!(
-                    "a segment named `{}` already exists",
-                    seg.name
-                )));
-            }
-            let old: Option<SegmentRecord> = segments
-                .get((account, seg.id.as_str()))?
-                .map(|v| serde_json::from_slice(v.value()))
-                .transpose()?;
-            if let Some(old) = old
-                && old.name != seg.name
-            {
-                names.remove((account, old.name.as_str()))?;
-            }
-            names.insert((account, seg.name.as_str()), seg.id.as_str())?;
-            segments.insert(
-                (account, seg.id.as_str()),
-                serde_json::to_vec(seg)?.as_slice(),
-            )?;
-            Ok(())
+            put_in(txn, account, seg)
         })
     }
 
@@ -285,10 +316,16 @@ mod tests {
     #[test]
     fn segment_names_are_unique() {
         let (_d, s) = store();
-        let a = s.new_segment_id("acc").unwrap();
-        let b = s.new_segment_id("acc").unwrap();
-        assert_ne!(a, b);
-        s.put_segment("acc", &seg(&a, "vip")).unwrap();
+        assert_eq!(s.next_segment_id("acc").unwrap(), "seg_1");
+        let a = s.create_segment("acc", seg("", "vip")).unwrap().id;
+        assert_eq!(a, "seg_1");
+        // A refused creation issues no id: the next one is still seg_2.
+        assert!(matches!(
+            s.create_segment("acc", seg("", "vip")),
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(s.next_segment_id("acc").unwrap(), "seg_2");
+        let b = "seg_2".to_string();
         assert!(matches!(
             s.put_segment("acc", &seg(&b, "vip")),
             Err(StoreError::Conflict(_))

@@ -159,7 +159,7 @@ fn conflicts_are_409_and_invalid_bodies_422() {
     a.api
         .post("/v1/fields", &json!({"name": "Tier", "type": "text"}))
         .error(409);
-    a.segment("one", json!({"all": []}));
+    assert_eq!(a.segment("one", json!({"all": []})), "seg_1");
     a.api
         .post("/v1/segments", &json!({"name": "one", "rule": {"all": []}}))
         .error(409);
@@ -192,6 +192,8 @@ fn conflicts_are_409_and_invalid_bodies_422() {
             &json!({"Email": "x@example.com", "Tier": 5}),
         )
         .error(422);
+    // The refused creations above took no segment id.
+    assert_eq!(a.segment("two", json!({"all": []})), "seg_2");
 }
 
 #[test]

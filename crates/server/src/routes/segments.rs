@@ -184,18 +184,23 @@ pub async fn create(
     let account = caller.account_id().to_string();
     let engine = state.engine.clone();
     let answer = tokio::task::spawn_blocking(move || -> ApiResult<Value> {
-        let id = engine.store().new_segment_id(&account)?;
+        // The id is issued only as the segment is stored, so a refused
+        // request takes none; the rule is checked against the id it will
+        // most likely get (a rule cannot name an id not issued yet).
+        let id = engine.store().next_segment_id(&account)?;
         let rule = body.rule.resolve(&engine, &account, &id)?;
         let now = now_ms();
-        let record = SegmentRecord {
-            id,
-            name: body.name,
-            description: body.description,
-            rule: flowseg_rules::rule_to_json(&rule),
-            created_at: now,
-            updated_at: now,
-        };
-        engine.store().put_segment(&account, &record)?;
+        let record = engine.store().create_segment(
+            &account,
+            SegmentRecord {
+                id,
+                name: body.name,
+                description: body.description,
+                rule: flowseg_rules::rule_to_json(&rule),
+                created_at: now,
+                updated_at: now,
+            },
+        )?;
         Ok(segment_json(&engine, &account, &record))
     })
     .await??;
