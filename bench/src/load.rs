@@ -184,7 +184,7 @@ pub fn generate(
             }
             appended += outcome.accepted.len() as u64;
             if appended % 5_000_000 < EVENT_BATCH as u64 {
-                eprintln!("  {appended} events stored");
+                eprintln!("  {appended} events stored ({spent:.1} s in appends)");
             }
         }
         producer
