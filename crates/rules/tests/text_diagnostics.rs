@@ -55,31 +55,31 @@ const SYNTAX: &[(&str, &str)] = &[
     ("did X before 30d", "error: `before 30d` is not a window\n --> 1:7\n  |\n1 | did X before 30d\n  |       ^^^^^^^^^^\n  |\n  = help: for events older than that write `more than 30d ago`"),
     ("did X from 2026-07-01 to 2026-06-01", "error: the window ends before it starts\n --> 1:12\n  |\n1 | did X from 2026-07-01 to 2026-06-01\n  |            ^^^^^^^^^^^^^^^^^^^^^^^^\n  |\n  = help: write the earlier date first: `from <start> to <end>` (the end is not included)"),
     ("did X between 5 and 2 times", "error: the low bound 5 is greater than the high bound 2\n --> 1:15\n  |\n1 | did X between 5 and 2 times\n  |               ^^^^^^^\n  |\n  = help: write `between 2 and 5 times`"),
-    ("did X from 2026-02-30", "error: `2026-02-30` is not a date: use an RFC 3339 date-time such as `2026-06-01T12:00:00Z` or a plain date such as `2026-06-01`\n --> 1:12\n  |\n1 | did X from 2026-02-30\n  |            ^^^^^^^^^^"),
-    ("did `X Y`", "error: `X Y` is not a valid event name: use 1 to 100 letters, digits, `_`, `.`, `:` or `-`\n --> 1:5\n  |\n1 | did `X Y`\n  |     ^^^^^"),
-    ("did X at least 2", "error: expected `times`, found the end of the rule\n --> 1:17\n  |\n1 | did X at least 2\n  |                 ^"),
+    ("did X from 2026-02-30", "error: `2026-02-30` is not a date: use an RFC 3339 date-time such as `2026-06-01T12:00:00Z` or a plain date such as `2026-06-01`\n --> 1:12\n  |\n1 | did X from 2026-02-30\n  |            ^^^^^^^^^^\n  |\n  = help: check the day and month: a date is `YYYY-MM-DD`, optionally with a time such as `T12:00:00Z`"),
+    ("did `X Y`", "error: `X Y` is not a valid event name: use 1 to 100 letters, digits, `_`, `.`, `:` or `-`\n --> 1:5\n  |\n1 | did `X Y`\n  |     ^^^^^\n  |\n  = help: write the name the events are sent with, such as `purchase` or `MailOpen`"),
+    ("did X at least 2", "error: expected `times`, found the end of the rule\n --> 1:17\n  |\n1 | did X at least 2\n  |                 ^\n  |\n  = help: add `times` after `2`"),
     ("did X more than 30 ago", "error: a duration needs a unit\n --> 1:17\n  |\n1 | did X more than 30 ago\n  |                 ^^^^^^\n  |\n  = help: write it with a unit, such as `more than 30d ago` (units: `m` minutes, `h` hours, `d` days, `w` weeks)"),
     ("did X with total of price > 5", "error: expected `sum`, `avg`, `min` or `max`, found `total`\n --> 1:12\n  |\n1 | did X with total of price > 5\n  |            ^^^^^\n  |\n  = help: write `sum` for a total"),
     ("any of ()", "error: `any of ()` is empty, and an empty `any` matches nobody\n --> 1:8\n  |\n1 | any of ()\n  |        ^^\n  |\n  = help: give at least one condition; for nobody write `not everyone`"),
     ("Age greater than 5", "error: expected an operator (`=`, `contains`, `in`, `between`, `has value`, …), found `greater`\n --> 1:5\n  |\n1 | Age greater than 5\n  |     ^^^^^^^\n  |\n  = help: write `>` (or `>=`)"),
     ("Age not_equals 5", "error: expected an operator (`=`, `contains`, `in`, `between`, `has value`, …), found `not_equals`\n --> 1:5\n  |\n1 | Age not_equals 5\n  |     ^^^^^^^^^^\n  |\n  = help: write `!=`"),
     ("City = \"Warsaw\"\nand Age betwen 1 and 2", "error: expected an operator (`=`, `contains`, `in`, `between`, `has value`, …), found `betwen`\n --> 2:9\n  |\n2 | and Age betwen 1 and 2\n  |         ^^^^^^\n  |\n  = help: did you mean `between`?"),
-    ("Age between 1 and", "error: expected a value (`\"text\"`, `42`, `2026-06-01`, `[\"a\", \"b\"]`, …), found the end of the rule\n --> 1:18\n  |\n1 | Age between 1 and\n  |                  ^"),
-    ("Age in [1, 2", "error: expected `,` or `]`, found the end of the rule\n --> 1:13\n  |\n1 | Age in [1, 2\n  |             ^"),
+    ("Age between 1 and", "error: expected a value (`\"text\"`, `42`, `2026-06-01`, `[\"a\", \"b\"]`, …), found the end of the rule\n --> 1:18\n  |\n1 | Age between 1 and\n  |                  ^\n  |\n  = help: add a value (`\"text\"`, `42`, `2026-06-01`, `[\"a\", \"b\"]`, …) after `and`"),
+    ("Age in [1, 2", "error: expected `,` or `]`, found the end of the rule\n --> 1:13\n  |\n1 | Age in [1, 2\n  |             ^\n  |\n  = help: add `,` or `]` after `2`"),
     ("did X at least 2 times at most 3 times", "error: this event condition already has a count or an aggregate\n --> 1:24\n  |\n1 | did X at least 2 times at most 3 times\n  |                        ^^\n  |\n  = help: an event condition takes one count (`at least 2 times`) or one aggregate (`with sum of price > 100`)"),
     ("City = 30d", "error: `30d` is a duration, which is not a value here\n --> 1:8\n  |\n1 | City = 30d\n  |        ^^^\n  |\n  = help: durations follow `in last`, `within next` or `more than`, as in `CreateTime in last 30d`; for text write `\"…\"`"),
-    ("Age > 5 and", "error: expected a condition (`City = \"Warsaw\"`, `did MailOpen`, `in segment \"vip\"`, …), found the end of the rule\n --> 1:12\n  |\n1 | Age > 5 and\n  |            ^"),
-    ("did X followed purchase", "error: expected `by`, found `purchase`\n --> 1:16\n  |\n1 | did X followed purchase\n  |                ^^^^^^^^"),
+    ("Age > 5 and", "error: expected a condition (`City = \"Warsaw\"`, `did MailOpen`, `in segment \"vip\"`, …), found the end of the rule\n --> 1:12\n  |\n1 | Age > 5 and\n  |            ^\n  |\n  = help: add a condition (`City = \"Warsaw\"`, `did MailOpen`, `in segment \"vip\"`, …) after `and`"),
+    ("did X followed purchase", "error: expected `by`, found `purchase`\n --> 1:16\n  |\n1 | did X followed purchase\n  |                ^^^^^^^^\n  |\n  = help: put `by` before `purchase`"),
     ("Age 5", "error: expected an operator (`=`, `contains`, `in`, `between`, `has value`, …), found `5`\n --> 1:5\n  |\n1 | Age 5\n  |     ^\n  |\n  = help: put an operator before the value, such as `= 5`"),
-    ("City = \"x\" and or Age > 1", "error: expected a condition (`City = \"Warsaw\"`, `did MailOpen`, `in segment \"vip\"`, …), found `or`\n --> 1:16\n  |\n1 | City = \"x\" and or Age > 1\n  |                ^^"),
-    ("did X where", "error: expected an attribute name such as `price`, found the end of the rule\n --> 1:12\n  |\n1 | did X where\n  |            ^"),
-    ("City in [\"a\" \"b\"]", "error: expected `,` or `]`, found `\"b\"`\n --> 1:14\n  |\n1 | City in [\"a\" \"b\"]\n  |              ^^^"),
+    ("City = \"x\" and or Age > 1", "error: expected a condition (`City = \"Warsaw\"`, `did MailOpen`, `in segment \"vip\"`, …), found `or`\n --> 1:16\n  |\n1 | City = \"x\" and or Age > 1\n  |                ^^\n  |\n  = help: write a condition (`City = \"Warsaw\"`, `did MailOpen`, `in segment \"vip\"`, …) in place of `or`"),
+    ("did X where", "error: expected an attribute name such as `price`, found the end of the rule\n --> 1:12\n  |\n1 | did X where\n  |            ^\n  |\n  = help: add an attribute name such as `price` after `where`"),
+    ("City in [\"a\" \"b\"]", "error: expected `,` or `]`, found `\"b\"`\n --> 1:14\n  |\n1 | City in [\"a\" \"b\"]\n  |              ^^^\n  |\n  = help: put `,` or `]` before `\"b\"`"),
     ("# only a comment", "error: the rule is empty\n --> 1:17\n  |\n1 | # only a comment\n  |                 ^\n  |\n  = help: write a condition such as `City = \"Warsaw\"`, or `everyone`"),
     ("Age > 18 and $", "error: expected a condition (`City = \"Warsaw\"`, `did MailOpen`, `in segment \"vip\"`, …), found `$`\n --> 1:14\n  |\n1 | Age > 18 and $\n  |              ^\n  |\n  = help: `$` is not part of the rule language; text values go in double quotes"),
-    ("did X with sum of price > 5 times", "error: expected a clause (`where …`, `at least 2 times`, `in last 30d`, …), `and`, `or` or the end of the rule, found `times`\n --> 1:29\n  |\n1 | did X with sum of price > 5 times\n  |                             ^^^^^"),
+    ("did X with sum of price > 5 times", "error: expected a clause (`where …`, `at least 2 times`, `in last 30d`, …), `and`, `or` or the end of the rule, found `times`\n --> 1:29\n  |\n1 | did X with sum of price > 5 times\n  |                             ^^^^^\n  |\n  = help: remove `times` and what follows, or write a clause (`where …`, `at least 2 times`, `in last 30d`, …), `and` or `or` in its place"),
     ("did X in last 7d in last 8d", "error: this event condition already has a time window\n --> 1:18\n  |\n1 | did X in last 7d in last 8d\n  |                  ^^\n  |\n  = help: give one window: `in last 30d`, `more than 30d ago`, or `from 2026-06-01 to 2026-07-01`"),
-    ("did X followed by Y within 1h within 2h", "error: this `followed by` already has a `within`\n --> 1:31\n  |\n1 | did X followed by Y within 1h within 2h\n  |                               ^^^^^^"),
-    ("did MailOpen and in segment", "error: expected a segment in double quotes, such as `\"newsletter\"`, found the end of the rule\n --> 1:28\n  |\n1 | did MailOpen and in segment\n  |                            ^"),
+    ("did X followed by Y within 1h within 2h", "error: this `followed by` already has a `within`\n --> 1:31\n  |\n1 | did X followed by Y within 1h within 2h\n  |                               ^^^^^^\n  |\n  = help: remove this one: a `followed by` takes a `within` once"),
+    ("did MailOpen and in segment", "error: expected a segment in double quotes, such as `\"newsletter\"`, found the end of the rule\n --> 1:28\n  |\n1 | did MailOpen and in segment\n  |                            ^\n  |\n  = help: add a segment in double quotes, such as `\"newsletter\"` after `segment`"),
 ];
 
 /// (rule text, its validation problems as rendered)
@@ -108,6 +108,41 @@ fn syntax_errors_are_pinned() {
             Err(d) => d.to_string(),
         };
         assert_eq!(&rendered, expected, "for {text:?}:\n{rendered}");
+    }
+}
+
+/// SPEC §3: a syntax error points at its place "with a caret and a hint".
+#[test]
+fn every_syntax_error_has_a_hint() {
+    let more = [
+        "City = \"a\" and",
+        "City = \"a\"\nand Age >> 3",
+        "did purchase at least two times",
+        "City contains",
+        "Age between 1 35",
+        "did cart_add not followed purchase",
+        "Age >",
+        "did",
+        "Age between 5",
+        "Age >\n and",
+        "did X on",
+        "did X followed by Y on ()",
+        "did X where price > 1e999",
+        "all of (",
+        "not",
+        "in segment",
+        "did X at most",
+        "did X with avg price > 2",
+        "(",
+        ")",
+        "Age in [",
+        "Age = 5 5",
+    ];
+    for text in SYNTAX.iter().map(|(t, _)| *t).chain(more) {
+        if let Err(d) = parse_rule(text) {
+            let hint = d.hint.as_deref().unwrap_or("");
+            assert!(!hint.is_empty(), "no hint for {text:?}:\n{d}");
+        }
     }
 }
 

@@ -26,6 +26,10 @@ fn last_end(i: &Input<'_>) -> usize {
     i.input.previous_tokens().next().map_or(0, |t| t.span.end)
 }
 
+/// The hint for an event name that is not one.
+const EVENT_NAME_HINT: &str =
+    "write the name the events are sent with, such as `purchase` or `MailOpen`";
+
 const CLAUSE: Expect = Expect::What(
     "a clause (`where …`, `at least 2 times`, `in last 30d`, …)",
     &[
@@ -85,7 +89,7 @@ pub(crate) fn parse_event_condition(i: &mut Input<'_>) -> PResult<Node> {
         cut_err(|i: &mut Input<'_>| parse_name(i, "an event name such as `MailOpen`"))
             .parse_next(i)?;
     if let Err(e) = flowseg_model::event::check_event_name(&event) {
-        return fail(event_span, e, None);
+        return fail(event_span, e, Some(EVENT_NAME_HINT.into()));
     }
     let mut cond = EventCondition {
         event,
@@ -496,7 +500,7 @@ pub(crate) fn parse_sequence(i: &mut Input<'_>) -> PResult<(Sequence, Parts)> {
         cut_err(|i: &mut Input<'_>| parse_name(i, "an event name such as `purchase`"))
             .parse_next(i)?;
     if let Err(e) = flowseg_model::event::check_event_name(&event) {
-        return fail(event_span, e, None);
+        return fail(event_span, e, Some(EVENT_NAME_HINT.into()));
     }
     let mut seq = Sequence {
         negated,
@@ -514,7 +518,9 @@ pub(crate) fn parse_sequence(i: &mut Input<'_>) -> PResult<(Sequence, Parts)> {
                 fail::<()>(
                     t.span.clone(),
                     format!("this `followed by` already has {what}"),
-                    None,
+                    Some(format!(
+                        "remove this one: a `followed by` takes {what} once"
+                    )),
                 )
             } else {
                 Ok(())
@@ -575,7 +581,7 @@ pub(crate) fn parse_names(i: &mut Input<'_>) -> PResult<Vec<(String, Range<usize
         return fail(
             open.span.clone(),
             "`on` needs at least one attribute".into(),
-            None,
+            Some("name the attributes both events must share, as in `on (cart_id)`".into()),
         );
     }
     Ok(names)

@@ -35,11 +35,43 @@ pub(crate) fn syntax_diagnostic(
         )
     };
     let hint = if found.kind == TokenKind::Eof && at == 0 {
-        Some("write a condition such as `City = \"Warsaw\"`, or `everyone`".into())
+        "write a condition such as `City = \"Warsaw\"`, or `everyone`".into()
     } else {
-        hint_for(found, &expected)
+        let before = at.checked_sub(1).and_then(|b| tokens.get(b));
+        hint_for(found, &expected).unwrap_or_else(|| what_goes_here(found, before, &described))
     };
-    Diagnostic::new(source, found.span.clone(), message, described, hint)
+    Diagnostic::new(source, found.span.clone(), message, described, Some(hint))
+}
+
+/// The hint when no slip is recognised: what to add at the end, put in
+/// before the token found (a missing keyword), write in its place (a
+/// value, number or condition that is not one), or remove it where the
+/// rule could end, so that every syntax error says how to go on.
+fn what_goes_here(found: &Token, before: Option<&Token>, described: &[String]) -> String {
+    let wanted = join_or(described);
+    if found.kind == TokenKind::Eof {
+        return match before {
+            Some(b) => format!("add {wanted} after {}", describe_token(b)),
+            None => format!("add {wanted}"),
+        };
+    }
+    let end = Expect::End.describe();
+    if described.contains(&end) {
+        let others: Vec<String> = described.iter().filter(|d| **d != end).cloned().collect();
+        return match others.as_slice() {
+            [] => format!("remove {} and what follows", describe_token(found)),
+            _ => format!(
+                "remove {} and what follows, or write {} in its place",
+                describe_token(found),
+                join_or(&others)
+            ),
+        };
+    }
+    if described.iter().all(|d| d.starts_with('`')) {
+        format!("put {wanted} before {}", describe_token(found))
+    } else {
+        format!("write {wanted} in place of {}", describe_token(found))
+    }
 }
 
 fn join_or(items: &[String]) -> String {

@@ -23,6 +23,10 @@ pub(crate) struct Operand {
     pub parts: Vec<(String, Range<usize>)>,
 }
 
+/// The hint for a number beyond what a rule can hold.
+const TOO_LARGE_HINT: &str =
+    "numbers in a rule are 64-bit: write one between about -1.8e308 and 1.8e308";
+
 const VALUE: Expect = Expect::What(
     "a value (`\"text\"`, `42`, `2026-06-01`, `[\"a\", \"b\"]`, …)",
     &["true", "false", "null"],
@@ -54,7 +58,7 @@ pub(crate) fn parse_value(i: &mut Input<'_>) -> PResult<Operand> {
                 return fail(
                     t.span.clone(),
                     format!("`{}` is too large a number", t.text),
-                    None,
+                    Some(TOO_LARGE_HINT.into()),
                 );
             }
         },
@@ -184,7 +188,7 @@ pub(crate) fn parse_number(i: &mut Input<'_>) -> PResult<(f64, Range<usize>)> {
         _ => fail(
             t.span.clone(),
             format!("`{}` is too large a number", t.text),
-            None,
+            Some(TOO_LARGE_HINT.into()),
         ),
     }
 }
@@ -201,7 +205,11 @@ pub(crate) fn parse_date(i: &mut Input<'_>) -> PResult<(DateLiteral, Range<usize
     advance(i);
     match parse_date_text(&t.text) {
         Ok(d) => Ok((d, t.span.clone())),
-        Err(e) => fail(t.span.clone(), e.to_string(), None),
+        Err(e) => fail(
+            t.span.clone(),
+            e.to_string(),
+            Some("check the day and month: a date is `YYYY-MM-DD`, optionally with a time such as `T12:00:00Z`".into()),
+        ),
     }
 }
 
