@@ -33,7 +33,54 @@ pub fn parse_and_plan(
     segments: &dyn SegmentSource,
     self_id: Option<&str>,
 ) -> Result<(Rule, Plan), Vec<Problem>> {
-    let rule = rule_from_json(json, base)?;
+    let rule = rule_from_json(json, base).map_err(|mut problems| {
+        problems.extend(problems_of_sound_nodes(
+            json, base, schema, segments, self_id,
+        ));
+        problems
+    })?;
     let plan = plan_rule(&rule, base, schema, segments, self_id)?;
     Ok((rule, plan))
+}
+
+/// The validation problems of the parts of a malformed rule that are
+/// well-formed on their own: SPEC §4 wants one entry per problem, so a
+/// malformed node must not hide an unknown field beside it. A node that
+/// reads as a rule is validated whole (at its own path); a group that
+/// does not is searched child by child; a malformed leaf has only its
+/// shape problems, already reported.
+fn problems_of_sound_nodes(
+    json: &serde_json::Value,
+    path: &str,
+    schema: &flowseg_model::Schema,
+    segments: &dyn SegmentSource,
+    self_id: Option<&str>,
+) -> Vec<Problem> {
+    if let Ok(rule) = rule_from_json(json, path) {
+        return plan_rule(&rule, path, schema, segments, self_id)
+            .err()
+            .unwrap_or_default();
+    }
+    let Some(node) = json.as_object() else {
+        return Vec::new();
+    };
+    let here = problem::Path::new(path);
+    let mut problems = Vec::new();
+    for (key, child) in node {
+        let children: Vec<(String, &serde_json::Value)> = match (key.as_str(), child) {
+            ("all" | "any", serde_json::Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| (here.join(key).join(i).as_str().to_string(), item))
+                .collect(),
+            ("not", child) => vec![(here.join("not").as_str().to_string(), child)],
+            _ => continue,
+        };
+        for (at, child) in children {
+            problems.extend(problems_of_sound_nodes(
+                child, &at, schema, segments, self_id,
+            ));
+        }
+    }
+    problems
 }

@@ -35,6 +35,43 @@ fn first_path(rule: Value) -> String {
         .unwrap_or_else(|| "<valid>".into())
 }
 
+/// SPEC §4: "one `details` entry per problem", so a malformed node does
+/// not hide the validation problems of well-formed ones beside it.
+#[test]
+fn a_malformed_node_does_not_hide_the_problems_beside_it() {
+    let paths = |rule: Value| -> Vec<String> { problems(rule).into_iter().map(|p| p.0).collect() };
+    assert_eq!(
+        paths(json!({"all": [
+            {"field": "Nope", "op": "equals", "value": "x"},
+            {"event": "purchase", "count": {"op": "bogus", "value": 1}}
+        ]})),
+        ["/rule/all/1/count/op", "/rule/all/0/field"]
+    );
+    assert_eq!(
+        paths(json!({"all": [{"bogus": 1}, {"field": "Email", "op": "equals", "value": ""}]})),
+        ["/rule/all/0", "/rule/all/1/value"]
+    );
+    // Deeper: under `not` and `any`, a sound group is validated whole.
+    assert_eq!(
+        paths(json!({"not": {"any": [
+            {"all": [{"field": "Age", "op": "contains", "value": "1"}, {"field": "Nope2", "op": "has_value"}]},
+            {"segment": 5}
+        ]}})),
+        [
+            "/rule/not/any/1/segment",
+            "/rule/not/any/0/all/0/op",
+            "/rule/not/any/0/all/1/field"
+        ]
+    );
+    // A well-formed rule is validated as before; a wholly malformed one
+    // has only its shape problems.
+    assert_eq!(
+        paths(json!({"field": "Nope", "op": "equals", "value": "x"})),
+        ["/rule/field"]
+    );
+    assert_eq!(paths(json!([1])), ["/rule"]);
+}
+
 #[test]
 fn accepts_every_operator_on_its_type() {
     let ok = [

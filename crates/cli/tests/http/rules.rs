@@ -35,7 +35,34 @@ fn parse_gives_the_rule_or_a_422_with_line_column_and_hint() {
     let detail = &details[0];
     assert_eq!(detail["line"], 2, "the error is on the second line: {e}");
     assert!(detail["column"].as_u64().is_some_and(|c| c > 1), "{e}");
-    assert!(detail.get("hint").is_some(), "{e}");
+    assert!(
+        detail["hint"].as_str().is_some_and(|h| !h.is_empty()),
+        "a syntax error carries a hint: {e}"
+    );
+}
+
+#[test]
+fn a_rule_with_a_malformed_node_and_an_unknown_field_reports_both() {
+    let srv = Server::start();
+    let a = srv.account();
+    let e = a
+        .api
+        .post(
+            "/v1/segments/preview",
+            &json!({"rule": {"all": [
+                {"field": "Nope", "op": "equals", "value": "x"},
+                {"event": "purchase", "count": {"op": "bogus", "value": 1}}
+            ]}}),
+        )
+        .error(422);
+    let mut paths: Vec<&str> = e["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .filter_map(|d| d["path"].as_str())
+        .collect();
+    paths.sort_unstable();
+    assert_eq!(paths, ["/rule/all/0/field", "/rule/all/1/count/op"], "{e}");
 }
 
 #[test]
