@@ -173,6 +173,18 @@ pub fn parse_event(json: &serde_json::Value) -> Result<EventInput, String> {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::String(s)) if event_id_ok(s) => Some(s.clone()),
         Some(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+        Some(serde_json::Value::String(s)) if s.is_empty() => {
+            return Err(
+                "`id` is empty: give a non-empty string of at most 256 bytes, or leave `id` out"
+                    .into(),
+            );
+        }
+        Some(serde_json::Value::String(s)) => {
+            return Err(format!(
+                "`id` is {} bytes long: an event id is at most 256 bytes",
+                s.len()
+            ));
+        }
         Some(other) => {
             return Err(format!(
                 "`id` must be a non-empty string of at most 256 bytes, not {}",
@@ -316,6 +328,28 @@ mod tests {
         assert_eq!(e.contact, ContactRef::Email("a@b.c".into()));
         assert_eq!(e.attributes.get("price"), Some(&AttrValue::Num(120.0)));
         assert_eq!(format_instant(e.time.unwrap()), "2026-06-01T12:00:00.123Z");
+    }
+
+    #[test]
+    fn a_bad_event_id_is_told_what_is_wrong_with_it() {
+        let said = |id: serde_json::Value| {
+            parse_event(&json!({"id": id, "name": "x", "contact": {"id": "c1"}})).unwrap_err()
+        };
+        assert!(
+            said(json!("")).starts_with("`id` is empty"),
+            "{}",
+            said(json!(""))
+        );
+        assert!(said(json!("a".repeat(257))).contains("257 bytes"));
+        assert!(
+            said(json!(1.5)).ends_with("not a number"),
+            "{}",
+            said(json!(1.5))
+        );
+        assert!(
+            parse_event(&json!({"id": "a".repeat(256), "name": "x", "contact": {"id": "c1"}}))
+                .is_ok()
+        );
     }
 
     #[test]

@@ -111,6 +111,11 @@ async fn authenticate(parts: &Parts, state: &Arc<AppState>) -> ApiResult<AnyKey>
                 key_hash,
             })
         }
+        // The administrator token manages accounts but reads none: say
+        // so rather than calling it invalid.
+        None if constant_time_eq(&key_hash, &state.admin_hash) => Err(ApiError::unauthorized(
+            "The administrator token only manages accounts (POST and PATCH /v1/accounts): use one of the account's keys, returned by POST /v1/accounts.",
+        )),
         None => Err(ApiError::unauthorized(
             "The API key is not valid: use a key returned by POST /v1/accounts.",
         )),

@@ -48,6 +48,14 @@ fn account_creation_needs_the_administrator_token() {
         assert!(r.status == 401 || r.status == 403, "{r:?}");
         r.error(r.status);
     }
+    // And the administrator's token reads no account, which it is told.
+    let e = srv.admin().get("/v1/segments").error(401);
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("administrator token")),
+        "{e}"
+    );
 }
 
 #[test]
@@ -57,6 +65,12 @@ fn patch_turns_the_custom_events_addon_on_and_off() {
     let custom = json!({"name": "purchase", "contact": {"email": "ann@example.com"}});
     let refused = a.api.post("/v1/events", &custom).error(403);
     assert_eq!(refused["code"], "addon_required");
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("`purchase`")),
+        "the refusal names the custom event: {refused}"
+    );
 
     srv.admin()
         .patch(
@@ -75,6 +89,12 @@ fn patch_turns_the_custom_events_addon_on_and_off() {
         .expect(200);
     let refused = a.api.post("/v1/events", &custom).error(403);
     assert_eq!(refused["code"], "addon_required");
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("`purchase`")),
+        "the refusal names the custom event: {refused}"
+    );
 }
 
 #[test]

@@ -119,7 +119,7 @@ fn check_batch_size(state: &AppState, items: usize) -> ApiResult<()> {
 /// are the items' event names (an item whose name is invalid is no event
 /// of any source; it is rejected on its own).
 fn check_gates<'a>(caller: &AnyKey, names: impl Iterator<Item = &'a str>) -> ApiResult<()> {
-    let mut any_custom = false;
+    let mut first_custom = None;
     for name in names.filter(|name| flowseg_model::event::check_event_name(name).is_ok()) {
         let source = EventSource::of(name);
         if caller.kind == KeyKind::Public && source != EventSource::Visit {
@@ -127,13 +127,19 @@ fn check_gates<'a>(caller: &AnyKey, names: impl Iterator<Item = &'a str>) -> Api
                 "The public key may only post `Visit` events, and this request holds `{name}`: use the secret key."
             )));
         }
-        any_custom |= source == EventSource::Custom;
+        if source == EventSource::Custom && first_custom.is_none() {
+            first_custom = Some(name);
+        }
     }
-    if any_custom && !caller.account.addon("custom_events") {
+    if let Some(name) = first_custom
+        && !caller.account.addon("custom_events")
+    {
         return Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,
             "addon_required",
-            "Custom events need the `custom_events` add-on, which this account does not have; nothing was stored. System events and `Visit` need no add-on.",
+            format!(
+                "Custom events need the `custom_events` add-on, which this account does not have, and this request holds the custom event `{name}`; nothing was stored. System events and `Visit` need no add-on."
+            ),
         ));
     }
     Ok(())
