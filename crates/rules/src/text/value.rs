@@ -208,7 +208,7 @@ pub(crate) fn parse_date(i: &mut Input<'_>) -> PResult<(DateLiteral, Range<usize
         Err(e) => fail(
             t.span.clone(),
             e.to_string(),
-            Some("check the day and month: a date is `YYYY-MM-DD`, optionally with a time such as `T12:00:00Z`".into()),
+            Some("write a date that exists, as `YYYY-MM-DD` (a month 01–12, a day that month has), optionally with a time such as `T12:00:00Z` (hours 00–23)".into()),
         ),
     }
 }
