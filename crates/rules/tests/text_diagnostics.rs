@@ -139,10 +139,9 @@ fn every_syntax_error_has_a_hint() {
         "Age = 5 5",
     ];
     for text in SYNTAX.iter().map(|(t, _)| *t).chain(more) {
-        if let Err(d) = parse_rule(text) {
-            let hint = d.hint.as_deref().unwrap_or("");
-            assert!(!hint.is_empty(), "no hint for {text:?}:\n{d}");
-        }
+        let d = parse_rule(text).expect_err(text);
+        let hint = d.hint.as_deref().unwrap_or("");
+        assert!(!hint.is_empty(), "no hint for {text:?}:\n{d}");
     }
 }
 
