@@ -11,6 +11,7 @@
 //! cells), which is what every column used to be.
 
 use flowseg_model::AttrValue;
+use roaring::RoaringBitmap;
 
 use crate::dict::Dictionary;
 use crate::narrow::{CODE_ABSENT, CODE_NULL, Code, Codes};
@@ -59,6 +60,9 @@ pub(crate) enum Stored<'a> {
     Cents(&'a [i32]),
     /// Booleans: `false` 0, `true` 1, "absent" 2, `null` 3.
     Bools(&'a [u8]),
+    /// Per-row strings ([`AttrData::RowStrings`]): read through
+    /// [`AttrColumn::cell`].
+    RowStrings,
     Mixed,
 }
 
@@ -73,6 +77,53 @@ enum AttrData {
     Cents(Vec<i32>),
     Bool(Vec<u8>),
     Mixed(Vec<Cell>),
+    /// One string per row, in the column's dictionary, which is then a
+    /// [`Dictionary::per_row`]: row `r`'s code is `r`, so no code is
+    /// stored, and no look-up by string is kept. A nearly unique attribute
+    /// (a session or order id per event) costs its bytes and their end
+    /// this way, against a code, its bytes, their end and ~5.5 bytes of
+    /// look-up as distinct strings ([`holds_rows_better`]). A row without
+    /// a string holds an empty one in the dictionary and is listed here.
+    RowStrings {
+        absent: RoaringBitmap,
+        null: RoaringBitmap,
+    },
+}
+
+/// The fewest distinct strings a text column holds before it may keep one
+/// string per row instead ([`holds_rows_better`]): below it, the savings
+/// are small and a column stays as it was built.
+pub(crate) const MIN_ROW_STRINGS: usize = 4096;
+
+/// Look-up bytes a distinct string costs in a dictionary beside its bytes
+/// and its end: its settled code and tag, and their bucket's share
+/// ([`crate::settled`]).
+const LOOKUP_BYTES_PER_STRING: f64 = 5.5;
+
+/// Bytes of a string's end in the arena (packed ends, see
+/// [`Dictionary`]).
+const END_BYTES_PER_STRING: f64 = 2.125;
+
+/// Whether a text column of `rows` rows over `dict` (codes as wide as its
+/// size needs) takes fewer bytes as one string per row
+/// ([`AttrData::RowStrings`]). At least half the rows must hold distinct
+/// strings, too: a text test then reads at most twice the strings it
+/// would as distinct ones.
+fn holds_rows_better(dict: &Dictionary, rows: usize) -> bool {
+    let distinct = dict.len();
+    if distinct < MIN_ROW_STRINGS || distinct * 2 < rows {
+        return false;
+    }
+    let average = dict.arena_len() as f64 / distinct as f64;
+    let code_bytes = match distinct {
+        d if d < usize::from(u8::MAX) => 1.0,
+        d if d < usize::from(u16::MAX) => 2.0,
+        _ => 4.0,
+    };
+    let as_rows = rows as f64 * (average + END_BYTES_PER_STRING);
+    let as_distinct = rows as f64 * code_bytes
+        + distinct as f64 * (average + END_BYTES_PER_STRING + LOOKUP_BYTES_PER_STRING);
+    as_rows < as_distinct
 }
 
 /// All values of one attribute across the partition's rows.
@@ -170,16 +221,25 @@ impl AttrColumn {
             AttrData::Cents(v) => v.len(),
             AttrData::Bool(v) => v.len(),
             AttrData::Mixed(v) => v.len(),
+            AttrData::RowStrings { .. } => self.dict.len(),
         }
+    }
+
+    /// Whether the column holds one string per row
+    /// ([`AttrData::RowStrings`]).
+    pub fn holds_row_strings(&self) -> bool {
+        matches!(self.data, AttrData::RowStrings { .. })
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Bytes one row's value takes.
+    /// Bytes one row's value takes (none for per-row strings, whose code
+    /// is the row).
     pub fn cell_bytes(&self) -> usize {
         match &self.data {
+            AttrData::RowStrings { .. } => 0,
             AttrData::Text(Codes::U8(_)) | AttrData::Bool(_) => 1,
             AttrData::Text(Codes::U16(_)) | AttrData::Integer(_) => 2,
             AttrData::Text(Codes::U32(_)) | AttrData::Cents(_) => 4,
@@ -206,6 +266,7 @@ impl AttrColumn {
             AttrData::Cents(v) => slot(v, row),
             AttrData::Bool(v) => slot(v, row),
             AttrData::Mixed(v) => slot(v, row),
+            AttrData::RowStrings { .. } => {}
         }
     }
 
@@ -221,6 +282,7 @@ impl AttrColumn {
             AttrData::Cents(v) => Stored::Cents(v),
             AttrData::Bool(v) => Stored::Bools(v),
             AttrData::Mixed(_) => Stored::Mixed,
+            AttrData::RowStrings { .. } => Stored::RowStrings,
         }
     }
 
@@ -259,6 +321,15 @@ impl AttrColumn {
                 _ => Cell::Absent,
             },
             AttrData::Mixed(v) => v[r],
+            AttrData::RowStrings { absent, null } => {
+                if !absent.is_empty() && absent.contains(row) {
+                    Cell::Absent
+                } else if !null.is_empty() && null.contains(row) {
+                    Cell::Null
+                } else {
+                    Cell::Str(row)
+                }
+            }
         }
     }
 
@@ -296,6 +367,10 @@ impl AttrColumn {
                 k.null = v.contains(&BOOL_NULL);
             }
             AttrData::Mixed(cells) => cells.iter().for_each(|c| k.add(*c)),
+            AttrData::RowStrings { absent, null } => {
+                k.null = !null.is_empty();
+                k.string = absent.len() + null.len() < self.dict.len() as u64;
+            }
         }
         k
     }
@@ -337,7 +412,57 @@ impl AttrColumn {
         }
     }
 
-    /// The cell for a model value, interning strings.
+    /// Sets row `row` to a model value. A column of per-row strings takes
+    /// a string or `null` for its last row (the one being appended) as it
+    /// is; anything else makes it a column of distinct strings first.
+    pub fn put(&mut self, row: usize, value: &AttrValue) {
+        if let AttrData::RowStrings { absent, null } = &mut self.data {
+            if row + 1 == self.dict.len() {
+                let row32 = row as u32;
+                match value {
+                    AttrValue::Str(s) => {
+                        self.dict.replace_last(s);
+                        absent.remove(row32);
+                        null.remove(row32);
+                        return;
+                    }
+                    AttrValue::Null => {
+                        self.dict.replace_last("");
+                        absent.remove(row32);
+                        null.insert(row32);
+                        return;
+                    }
+                    AttrValue::Num(_) | AttrValue::Bool(_) => {}
+                }
+            }
+            self.leave_row_strings();
+        }
+        let cell = self.encode(value);
+        self.set(row, cell);
+    }
+
+    /// Makes a column of per-row strings one of distinct strings (codes
+    /// into a dictionary with a look-up), keeping every row's value.
+    fn leave_row_strings(&mut self) {
+        if !self.holds_row_strings() {
+            return;
+        }
+        let rows = self.len();
+        let cells: Vec<Cell> = (0..rows as u32).map(|r| self.cell(r)).collect();
+        let strings = std::mem::take(&mut self.dict);
+        let mut text = AttrColumn::new(rows, Cell::Str(0));
+        for (row, cell) in cells.into_iter().enumerate() {
+            let cell = match cell {
+                Cell::Str(code) => Cell::Str(text.dict.intern(strings.get(code))),
+                other => other,
+            };
+            text.set(row, cell);
+        }
+        *self = text;
+    }
+
+    /// The cell for a model value, interning strings (not for a column of
+    /// per-row strings: see [`put`](AttrColumn::put)).
     pub fn encode(&mut self, value: &AttrValue) -> Cell {
         match value {
             AttrValue::Null => Cell::Null,
@@ -357,6 +482,10 @@ impl AttrColumn {
     /// Appends a row without a value.
     pub fn push_absent(&mut self) {
         match &mut self.data {
+            AttrData::RowStrings { absent, .. } => {
+                let row = self.dict.push_row("");
+                absent.insert(row);
+            }
             AttrData::Text(c) => c.push(CODE_ABSENT),
             AttrData::Number(v) => v.push(f64::from_bits(NUM_ABSENT)),
             AttrData::Integer(v) => v.push(INT_ABSENT),
@@ -371,6 +500,21 @@ impl AttrColumn {
     /// yet, to mixed otherwise).
     pub fn set(&mut self, row: usize, cell: Cell) {
         let stored = match (&mut self.data, cell) {
+            (AttrData::RowStrings { absent, null }, Cell::Absent) => {
+                absent.insert(row as u32);
+                null.remove(row as u32)
+            }
+            (AttrData::RowStrings { absent, null }, Cell::Null) => {
+                absent.remove(row as u32);
+                null.insert(row as u32)
+            }
+            (AttrData::RowStrings { absent, null }, Cell::Str(code)) => {
+                // A row's string is where its code says: only its own.
+                debug_assert_eq!(code as usize, row, "a per-row string is its row's");
+                absent.remove(row as u32);
+                null.remove(row as u32);
+                true
+            }
             (AttrData::Mixed(v), c) => {
                 v[row] = c;
                 true
@@ -405,6 +549,9 @@ impl AttrColumn {
 
     /// Rebuilds the column so that `cell` fits at `row`.
     fn retype(&mut self, row: usize, cell: Cell) {
+        // `cell` is not a string here (a per-row string column takes its
+        // own), so leaving per-row strings renames no code it holds.
+        self.leave_row_strings();
         let mut cells: Vec<Cell> = (0..self.len() as u32).map(|r| self.cell(r)).collect();
         cells[row] = cell;
         let kinds: Vec<u8> = cells.iter().filter_map(|c| kind_of(*c)).collect();
@@ -444,9 +591,55 @@ impl AttrColumn {
         *self = rebuilt;
     }
 
-    /// Reorders the rows as `order` lists them (the dictionary stays).
+    /// Reorders the rows as `order` lists them (the dictionary of distinct
+    /// strings stays). A text column that holds fewer bytes as one string
+    /// per row becomes one ([`holds_rows_better`]); one already so is
+    /// rebuilt in the new order.
     pub fn permute(&mut self, order: &[u32]) {
         self.data = match &self.data {
+            AttrData::Text(c) if holds_rows_better(&self.dict, order.len()) => {
+                let old = std::mem::take(&mut self.dict);
+                self.dict = Dictionary::per_row();
+                let bytes = order
+                    .iter()
+                    .map(|&r| match c.get(r as usize) {
+                        CODE_ABSENT | CODE_NULL => 0,
+                        code => old.get(code).len(),
+                    })
+                    .sum();
+                self.dict.reserve_rows(order.len(), bytes);
+                let (mut absent, mut null) = (RoaringBitmap::new(), RoaringBitmap::new());
+                for (new, &r) in order.iter().enumerate() {
+                    match c.get(r as usize) {
+                        CODE_ABSENT => absent.insert(new as u32),
+                        CODE_NULL => null.insert(new as u32),
+                        code => {
+                            self.dict.push_row(old.get(code));
+                            continue;
+                        }
+                    };
+                    self.dict.push_row("");
+                }
+                AttrData::RowStrings { absent, null }
+            }
+            AttrData::RowStrings { absent, null } => {
+                let old = std::mem::replace(&mut self.dict, Dictionary::per_row());
+                let bytes = order.iter().map(|&r| old.get(r).len()).sum();
+                self.dict.reserve_rows(order.len(), bytes);
+                let (mut absent2, mut null2) = (RoaringBitmap::new(), RoaringBitmap::new());
+                for (new, &r) in order.iter().enumerate() {
+                    self.dict.push_row(old.get(r));
+                    if absent.contains(r) {
+                        absent2.insert(new as u32);
+                    } else if null.contains(r) {
+                        null2.insert(new as u32);
+                    }
+                }
+                AttrData::RowStrings {
+                    absent: absent2,
+                    null: null2,
+                }
+            }
             AttrData::Text(c) => AttrData::Text(c.permute(order)),
             AttrData::Number(v) => AttrData::Number(permute(v, order)),
             AttrData::Integer(v) => AttrData::Integer(permute(v, order)),
@@ -464,6 +657,9 @@ impl AttrColumn {
             AttrData::Cents(v) => v.capacity() * 4,
             AttrData::Bool(v) => v.capacity(),
             AttrData::Mixed(v) => v.capacity() * std::mem::size_of::<Cell>(),
+            AttrData::RowStrings { absent, null } => {
+                absent.serialized_size() + null.serialized_size()
+            }
         };
         values + self.dict.heap_bytes()
     }
@@ -493,6 +689,11 @@ impl AttrColumn {
             AttrData::Cents(v) => {
                 w.u8(7)?;
                 w.slice(v)?;
+            }
+            AttrData::RowStrings { absent, null } => {
+                w.u8(8)?;
+                w.bitmap(absent)?;
+                w.bitmap(null)?;
             }
             AttrData::Mixed(cells) => {
                 w.u8(5)?;
@@ -524,6 +725,10 @@ impl AttrColumn {
             4 => AttrData::Bool(r.vec()?),
             6 => AttrData::Integer(r.vec()?),
             7 => AttrData::Cents(r.vec()?),
+            8 => AttrData::RowStrings {
+                absent: r.bitmap()?,
+                null: r.bitmap()?,
+            },
             5 => {
                 let n = r.u64()?;
                 let mut cells = Vec::new();
@@ -542,9 +747,21 @@ impl AttrColumn {
             }
             _ => return Err(invalid("an unknown attribute column type")),
         };
-        let column = AttrColumn {
-            data,
-            dict: Dictionary::read_from(r)?,
+        let dict = Dictionary::read_from(r)?;
+        let column = match data {
+            AttrData::RowStrings { absent, null } => {
+                let rows = dict.len() as u64;
+                if absent.max().is_some_and(|m| u64::from(m) >= rows)
+                    || null.max().is_some_and(|m| u64::from(m) >= rows)
+                {
+                    return Err(invalid("a row without a string past the column's end"));
+                }
+                AttrColumn {
+                    data: AttrData::RowStrings { absent, null },
+                    dict: dict.into_per_row(),
+                }
+            }
+            data => AttrColumn { data, dict },
         };
         // Every string code must name a dictionary entry (`get` indexes it).
         let strings = column.dict.len() as u32;
@@ -744,5 +961,134 @@ mod tests {
         );
         c.permute(&[3, 0, 2]);
         assert_eq!(cells(&c), [Cell::Bool(true), Cell::Null, Cell::Str(0)]);
+    }
+
+    /// A row's value as the model's type, for comparing columns.
+    fn values(c: &AttrColumn) -> Vec<Option<AttrValue>> {
+        (0..c.len()).map(|r| c.value(r)).collect()
+    }
+
+    /// Appends a row holding `value` (`None`: absent), as a partition does.
+    fn append(c: &mut AttrColumn, value: Option<&AttrValue>) {
+        let row = c.len();
+        c.push_absent();
+        if let Some(v) = value {
+            c.put(row, v);
+        }
+    }
+
+    /// The value of row `i` of the test columns below: mostly distinct
+    /// strings (some upper-case, one empty), every 89th absent, every
+    /// 97th `null`.
+    fn nearly_unique(i: usize) -> Option<AttrValue> {
+        match i {
+            _ if i % 89 == 5 => None,
+            _ if i % 97 == 3 => Some(AttrValue::Null),
+            7 => Some(AttrValue::Str(String::new())),
+            _ if i.is_multiple_of(10) => Some(AttrValue::Str(format!("SID-{i:x}"))),
+            _ => Some(AttrValue::Str(format!("s{:x}", i * 7919))),
+        }
+    }
+
+    #[test]
+    fn nearly_unique_strings_are_held_per_row_through_appends_retyping_and_snapshots() {
+        let rows = 6000;
+        let mut c = AttrColumn::new(0, Cell::Str(0));
+        for i in 0..rows {
+            append(&mut c, nearly_unique(i).as_ref());
+        }
+        assert!(!c.holds_row_strings(), "only a compaction changes the form");
+        // Reversed, with every third row dropped (erased contacts' rows).
+        let order: Vec<u32> = (0..rows as u32).rev().filter(|r| r % 3 != 1).collect();
+        let mut expected: Vec<_> = order.iter().map(|r| nearly_unique(*r as usize)).collect();
+        let before = c.heap_bytes();
+        c.permute(&order);
+        assert!(c.holds_row_strings());
+        assert_eq!(values(&c), expected);
+        assert!(
+            c.heap_bytes() < before,
+            "{} against {before}",
+            c.heap_bytes()
+        );
+        let k = c.kinds_present();
+        assert!(k.string && k.null && !k.number && !k.boolean);
+        assert_eq!(c.cell_bytes(), 0);
+
+        // Rows appended after it: strings, null, absent, an empty string
+        // and a string held already.
+        let late = [
+            Some(AttrValue::Str("late".into())),
+            Some(AttrValue::Null),
+            None,
+            Some(AttrValue::Str(String::new())),
+            Some(AttrValue::Str("late".into())),
+        ];
+        for v in &late {
+            append(&mut c, v.as_ref());
+            expected.push(v.clone());
+        }
+        assert!(c.holds_row_strings());
+        assert_eq!(values(&c), expected);
+
+        // A test's verdicts read each row's string, lower-cased as asked.
+        let v = c
+            .dict
+            .verdicts("has sid-", |_, lower| lower.contains("sid-"));
+        for (row, value) in expected.iter().enumerate() {
+            let want = matches!(value, Some(AttrValue::Str(s)) if s.starts_with("SID-"));
+            let got = matches!(c.cell(row as u32), Cell::Str(code) if v.get(code));
+            assert_eq!(got, want, "row {row}");
+        }
+
+        // A snapshot reads back the same rows, still per row.
+        let mut written = Vec::new();
+        c.write_to(&mut Writer(&mut written)).unwrap();
+        let mut back = AttrColumn::read_from(&mut Reader(&written[..])).unwrap();
+        assert!(back.holds_row_strings() && back.dict.is_per_row());
+        assert_eq!(values(&back), expected);
+        append(&mut back, Some(&AttrValue::Str("after".into())));
+        expected.push(Some(AttrValue::Str("after".into())));
+        assert_eq!(values(&back), expected);
+
+        // A compaction again keeps the form and the values.
+        let order: Vec<u32> = (0..back.len() as u32).rev().collect();
+        back.permute(&order);
+        expected.reverse();
+        assert!(back.holds_row_strings());
+        assert_eq!(values(&back), expected);
+
+        // A number makes it a column of distinct strings, then mixed.
+        append(&mut back, Some(&AttrValue::Num(2.5)));
+        expected.push(Some(AttrValue::Num(2.5)));
+        assert!(!back.holds_row_strings() && !back.dict.is_per_row());
+        assert!(matches!(back.data, AttrData::Mixed(_)));
+        assert_eq!(values(&back), expected);
+    }
+
+    #[test]
+    fn repeated_or_few_strings_keep_their_dictionary() {
+        // Many rows over 100 strings, then 4000 distinct strings: too few
+        // distinct ones either way.
+        for (rows, distinct) in [(20_000usize, 100usize), (4000, 4000)] {
+            let mut c = AttrColumn::new(0, Cell::Str(0));
+            for i in 0..rows {
+                append(&mut c, Some(&AttrValue::Str(format!("v{}", i % distinct))));
+            }
+            let order: Vec<u32> = (0..rows as u32).rev().collect();
+            c.permute(&order);
+            assert!(!c.holds_row_strings(), "{rows} rows, {distinct} strings");
+            assert_eq!(
+                c.value(0),
+                Some(AttrValue::Str(format!("v{}", (rows - 1) % distinct)))
+            );
+        }
+        // Half the rows distinct, but long codes would cost less than
+        // their strings again: 12,000 rows, 6,000 strings of 60 bytes.
+        let mut c = AttrColumn::new(0, Cell::Str(0));
+        for i in 0..12_000 {
+            append(&mut c, Some(&AttrValue::Str(format!("{:060}", i / 2))));
+        }
+        c.permute(&(0..12_000).collect::<Vec<u32>>());
+        assert!(!c.holds_row_strings());
     }
 }

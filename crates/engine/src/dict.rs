@@ -49,6 +49,9 @@ pub struct Dictionary {
     ///
     /// [`matches_in`]: Dictionary::matches_in
     matches: Mutex<Vec<(u64, Arc<Matches>)>>,
+    /// Whether this holds one string per row of a column, repeats allowed
+    /// ([`Dictionary::per_row`]), rather than each distinct string once.
+    per_row: bool,
 }
 
 /// How many tests' verdicts a dictionary remembers.
@@ -82,9 +85,12 @@ pub struct Matches {
 
 impl Matches {
     /// Whether code `a` of `first` and code `b` of `other` name the same
-    /// non-empty string (`self` is `first.matches_in(other)`).
+    /// non-empty string (`self` is `first.matches_in(other)`, and `other`
+    /// holds each string once: a remembered code stands for its string
+    /// only there).
     #[inline]
     pub fn same(&self, first: &Dictionary, a: u32, other: &Dictionary, b: u32) -> bool {
+        debug_assert!(!other.per_row, "a found code names its string only once");
         let slot = self.found.get(a as usize);
         if let Some(slot) = slot {
             let known = slot.load(Ordering::Relaxed);
@@ -112,6 +118,7 @@ impl Default for Dictionary {
             cache: Mutex::default(),
             id: next_id(),
             matches: Mutex::default(),
+            per_row: false,
         }
     }
 }
@@ -127,6 +134,7 @@ impl Clone for Dictionary {
             cache: Mutex::default(),
             id: next_id(),
             matches: Mutex::default(),
+            per_row: self.per_row,
         }
     }
 }
@@ -295,6 +303,36 @@ impl Ends {
         self.len() == 0
     }
 
+    /// Makes room for `n` more ends, exactly.
+    fn reserve_exact(&mut self, n: usize) {
+        match self {
+            Ends::Packed { starts, within } => {
+                starts.reserve_exact(n.div_ceil(PACKED_RUN));
+                within.reserve_exact(n);
+            }
+            Ends::Narrow(v) => v.reserve_exact(n),
+            Ends::Wide(v) => v.reserve_exact(n),
+        }
+    }
+
+    /// Removes the last end (its run's start too, if it was the run's
+    /// first).
+    fn pop(&mut self) {
+        match self {
+            Ends::Packed { starts, within } => {
+                if within.pop().is_some() && within.len().is_multiple_of(PACKED_RUN) {
+                    starts.pop();
+                }
+            }
+            Ends::Narrow(v) => {
+                v.pop();
+            }
+            Ends::Wide(v) => {
+                v.pop();
+            }
+        }
+    }
+
     fn shrink_to_fit(&mut self) {
         match self {
             Ends::Packed { starts, within } => {
@@ -358,6 +396,10 @@ const SETTLE_FROM: usize = 4096;
 impl Dictionary {
     /// The code of `s`, adding it when new.
     pub fn intern(&mut self, s: &str) -> u32 {
+        debug_assert!(
+            !self.per_row,
+            "a dictionary of rows' strings has no look-up"
+        );
         self.ensure_lookup();
         let hash = HASHER.hash_one(s);
         let Dictionary {
@@ -392,6 +434,90 @@ impl Dictionary {
         code
     }
 
+    /// An empty dictionary of one string per row ([`AttrColumn`]'s
+    /// per-row strings): strings may repeat, codes are rows, and there is
+    /// no look-up by string (no [`SettledCodes`], no hash table), which is
+    /// most of what a nearly unique string costs beside its bytes.
+    ///
+    /// [`AttrColumn`]: crate::attr_column::AttrColumn
+    pub fn per_row() -> Dictionary {
+        Dictionary {
+            per_row: true,
+            ..Dictionary::default()
+        }
+    }
+
+    /// This dictionary, read as one of rows' strings ([`per_row`]).
+    ///
+    /// [`per_row`]: Dictionary::per_row
+    pub fn into_per_row(mut self) -> Dictionary {
+        self.per_row = true;
+        self.settled = Box::default();
+        self.table = HashTable::new();
+        self
+    }
+
+    /// Whether strings may repeat ([`per_row`]).
+    ///
+    /// [`per_row`]: Dictionary::per_row
+    pub fn is_per_row(&self) -> bool {
+        self.per_row
+    }
+
+    /// Appends `s` as the next code, whether or not it is held already
+    /// (a dictionary of rows' strings, [`per_row`]).
+    ///
+    /// [`per_row`]: Dictionary::per_row
+    pub fn push_row(&mut self, s: &str) -> u32 {
+        debug_assert!(self.per_row, "a dictionary of distinct strings interns");
+        let code = u32::try_from(self.ends.len()).expect("fewer than 2^32 rows");
+        reserve_gently(&mut self.bytes, s.len());
+        self.bytes.extend_from_slice(s.as_bytes());
+        self.ends.push(self.bytes.len());
+        let lower = s.to_lowercase();
+        if lower != s {
+            self.lowered.push((code, lower.into()));
+        }
+        code
+    }
+
+    /// Makes room for `rows` more strings of `bytes` in all, exactly (a
+    /// column of per-row strings rebuilt in a new order).
+    pub fn reserve_rows(&mut self, rows: usize, bytes: usize) {
+        self.bytes.reserve_exact(bytes);
+        self.ends.reserve_exact(rows);
+    }
+
+    /// Bytes of all strings, end to end.
+    pub fn arena_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Replaces the string of the last code (of a dictionary of rows'
+    /// strings): that of a row being appended, which no reader has seen,
+    /// so no remembered verdict or match covers it.
+    pub fn replace_last(&mut self, s: &str) {
+        debug_assert!(self.per_row, "a distinct string's code never changes");
+        let Some(last) = self.ends.len().checked_sub(1) else {
+            return;
+        };
+        let start = if last == 0 {
+            0
+        } else {
+            self.ends.get(last - 1)
+        };
+        self.bytes.truncate(start);
+        self.ends.pop();
+        if self
+            .lowered
+            .last()
+            .is_some_and(|(c, _)| *c as usize == last)
+        {
+            self.lowered.pop();
+        }
+        self.push_row(s);
+    }
+
     /// Gives back the arena's and the ends' unused room, and settles the
     /// new codes (the next new string grows them again, so this is for
     /// after a bulk load).
@@ -399,7 +525,7 @@ impl Dictionary {
         self.bytes.shrink_to_fit();
         self.ends.shrink_to_fit();
         self.lowered.shrink_to_fit();
-        if self.table.len() > SETTLE_FROM {
+        if !self.per_row && self.table.len() > SETTLE_FROM {
             self.settle();
         }
     }
@@ -424,6 +550,9 @@ impl Dictionary {
     /// from a snapshot gets it on the first new string, so that a restart
     /// does not hash every string up front).
     fn ensure_lookup(&mut self) {
+        if self.per_row {
+            return;
+        }
         if self.settled.len() + self.table.len() != self.ends.len() {
             self.settle();
         }
@@ -507,6 +636,7 @@ impl Dictionary {
             cache: Mutex::default(),
             id: next_id(),
             matches: Mutex::default(),
+            per_row: false,
         })
     }
 

@@ -930,18 +930,39 @@ struct FollowMatcher<'p, 'i> {
 struct OnAttribute<'i> {
     a: Option<&'i AttrColumn>,
     b: Option<&'i AttrColumn>,
-    matches: Option<Arc<Matches>>,
+    strings: OnStrings,
+}
+
+/// How an `on` attribute's strings are compared. What is known of one
+/// dictionary's strings in another ([`Matches`]) holds only where the
+/// other names each string once: a column of per-row strings
+/// ([`AttrColumn::holds_row_strings`]) repeats them.
+enum OnStrings {
+    /// Through what is known of A's strings in B's dictionary.
+    AInB(Arc<Matches>),
+    /// Through what is known of B's strings in A's (B holds per-row
+    /// strings, A does not).
+    BInA(Arc<Matches>),
+    /// String by string (both hold per-row strings, or a dictionary is
+    /// empty: then no cell holds a string).
+    Compared,
 }
 
 impl<'i> OnAttribute<'i> {
     fn new(a: Option<&'i AttrColumn>, b: Option<&'i AttrColumn>) -> Self {
-        let matches = match (a, b) {
+        let strings = match (a, b) {
             (Some(a), Some(b)) if !a.dict.is_empty() && !b.dict.is_empty() => {
-                Some(a.dict.matches_in(&b.dict))
+                if !b.dict.is_per_row() {
+                    OnStrings::AInB(a.dict.matches_in(&b.dict))
+                } else if !a.dict.is_per_row() {
+                    OnStrings::BInA(b.dict.matches_in(&a.dict))
+                } else {
+                    OnStrings::Compared
+                }
             }
-            _ => None,
+            _ => OnStrings::Compared,
         };
-        OnAttribute { a, b, matches }
+        OnAttribute { a, b, strings }
     }
 
     /// Whether A's row `a` and B's row `b` hold the same value: present on
@@ -952,12 +973,14 @@ impl<'i> OnAttribute<'i> {
             return false;
         };
         match (ca.cell(a), cb.cell(b)) {
-            // Both cells hold strings, so neither dictionary is empty and
-            // `matches` was made.
-            (Cell::Str(x), Cell::Str(y)) => self
-                .matches
-                .as_ref()
-                .is_some_and(|m| m.same(&ca.dict, x, &cb.dict, y)),
+            (Cell::Str(x), Cell::Str(y)) => match &self.strings {
+                OnStrings::AInB(m) => m.same(&ca.dict, x, &cb.dict, y),
+                OnStrings::BInA(m) => m.same(&cb.dict, y, &ca.dict, x),
+                OnStrings::Compared => {
+                    let s = ca.dict.get(x);
+                    !s.is_empty() && s == cb.dict.get(y)
+                }
+            },
             (Cell::Num(x), Cell::Num(y)) => x == y,
             (Cell::Bool(x), Cell::Bool(y)) => x == y,
             _ => false,

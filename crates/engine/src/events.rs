@@ -225,9 +225,7 @@ impl EventPartition {
                     self.attrs.len() - 1
                 }
             };
-            let col = &mut self.attrs[idx];
-            let cell = col.encode(value);
-            col.set(row, cell);
+            self.attrs[idx].put(row, value);
         }
         self.tail_contact.push(ordinal);
         self.contacts.insert(ordinal);

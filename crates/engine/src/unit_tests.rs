@@ -489,3 +489,118 @@ fn a_sweep_of_every_contact_agrees_with_contact_by_contact() {
         }
     }
 }
+
+/// Sequences correlated `on` an attribute held as one string per row on
+/// either side, both sides, or neither, with rows appended after the
+/// merge: carts added and bought by contact `o` are `k{o}-{j}`; contacts
+/// `o % 3 == 0` buy every cart, `1` the first and `extra` carts never
+/// added, `2` none.
+#[test]
+fn sequences_correlate_on_strings_held_per_row() {
+    let s = |x: String| AttrValue::Str(x);
+    // (contacts, carts each, extra purchases): which side holds per-row
+    // strings follows from the rows' counts (4096 distinct at least).
+    for (n, adds, extra, add_rows, buy_rows) in [
+        (3000u32, 2u32, 0u32, true, false),
+        (3000, 1, 4, false, true),
+        (6000, 2, 2, true, true),
+    ] {
+        let mut ix = AccountIndex::new(&Schema::default());
+        let mut seq = 0;
+        let mut next = || {
+            seq += 1;
+            seq
+        };
+        let t0 = now() - 5 * 3_600_000;
+        for o in 0..n {
+            let id = format!("c{o}");
+            ix.put_contact(o, &contact(&id, &[]));
+            for j in 0..adds {
+                let cart = format!("k{o}-{j}");
+                let t = t0 + i64::from(j) * 60_000;
+                ix.load_event(
+                    o,
+                    next(),
+                    &event("cart_add", &id, t, &[("cart_id", s(cart.clone()))]),
+                );
+                if o % 3 == 0 || (o % 3 == 1 && j == 0) {
+                    let e = event("purchase", &id, t + 1_800_000, &[("cart_id", s(cart))]);
+                    ix.load_event(o, next(), &e);
+                }
+            }
+            if o % 3 == 1 {
+                for x in 0..extra {
+                    let e = event("purchase", &id, t0, &[("cart_id", s(format!("x{o}-{x}")))]);
+                    ix.load_event(o, next(), &e);
+                }
+            }
+        }
+        ix.compact();
+        let per_row = |name: &str| {
+            ix.partitions[name]
+                .column("cart_id")
+                .unwrap()
+                .holds_row_strings()
+        };
+        assert_eq!(
+            (per_row("cart_add"), per_row("purchase")),
+            (add_rows, buy_rows),
+            "{n} contacts"
+        );
+
+        let abandoned = json!({"event": "cart_add", "not_followed_by":
+            {"event": "purchase", "window": "1h", "on": ["cart_id"]}});
+        let bought = json!({"event": "cart_add", "followed_by":
+            {"event": "purchase", "window": "1h", "on": ["cart_id"]}});
+        let one_cart = json!({"event": "cart_add",
+            "where": [{"attribute": "cart_id", "op": "equals", "value": "k5-0"}]});
+        let check = |ix: &AccountIndex, rule: &J, want: &dyn Fn(u32) -> bool| {
+            let (_, plan) = parse_and_plan(rule, "/rule", ix.schema(), &NoSegments, None).unwrap();
+            let swept = ix.evaluate(&plan, now());
+            for o in 0..n {
+                assert_eq!(
+                    swept.contains(o),
+                    want(o),
+                    "{n} contacts, contact {o}, {rule}"
+                );
+                assert_eq!(
+                    ix.contains(&plan, o, now()),
+                    want(o),
+                    "{n}: contact {o}, {rule}"
+                );
+            }
+        };
+        check(&ix, &abandoned, &|o| o % 3 == 2 || (o % 3 == 1 && adds > 1));
+        check(&ix, &bought, &|o| o % 3 != 2);
+        check(&ix, &one_cart, &|o| o == 5);
+
+        // A cart added after the merge, abandoned, then bought.
+        ix.add_event(
+            0,
+            next(),
+            &event(
+                "cart_add",
+                "c0",
+                now() - 3 * 3_600_000,
+                &[("cart_id", s("late".into()))],
+            ),
+        );
+        check(&ix, &abandoned, &|o| {
+            o == 0 || o % 3 == 2 || (o % 3 == 1 && adds > 1)
+        });
+        ix.add_event(
+            0,
+            next(),
+            &event(
+                "purchase",
+                "c0",
+                now() - 3 * 3_600_000 + 60_000,
+                &[("cart_id", s("late".into()))],
+            ),
+        );
+        check(&ix, &abandoned, &|o| o % 3 == 2 || (o % 3 == 1 && adds > 1));
+        ix.compact();
+        check(&ix, &abandoned, &|o| o % 3 == 2 || (o % 3 == 1 && adds > 1));
+        check(&ix, &bought, &|o| o % 3 != 2);
+    }
+}
