@@ -406,7 +406,7 @@ impl AttrColumn {
         match self.cell(row as u32) {
             Cell::Absent => None,
             Cell::Null => Some(AttrValue::Null),
-            Cell::Str(c) => Some(AttrValue::Str(self.dict.get(c).to_string())),
+            Cell::Str(c) => Some(AttrValue::Str(self.dict.string(c).into_owned())),
             Cell::Num(n) => Some(AttrValue::Num(n)),
             Cell::Bool(b) => Some(AttrValue::Bool(b)),
         }
@@ -453,7 +453,7 @@ impl AttrColumn {
         let mut text = AttrColumn::new(rows, Cell::Str(0));
         for (row, cell) in cells.into_iter().enumerate() {
             let cell = match cell {
-                Cell::Str(code) => Cell::Str(text.dict.intern(strings.get(code))),
+                Cell::Str(code) => Cell::Str(text.dict.intern(&strings.string(code))),
                 other => other,
             };
             text.set(row, cell);
@@ -598,46 +598,36 @@ impl AttrColumn {
     pub fn permute(&mut self, order: &[u32]) {
         self.data = match &self.data {
             AttrData::Text(c) if holds_rows_better(&self.dict, order.len()) => {
-                let old = std::mem::take(&mut self.dict);
-                self.dict = Dictionary::per_row();
-                let bytes = order
-                    .iter()
-                    .map(|&r| match c.get(r as usize) {
-                        CODE_ABSENT | CODE_NULL => 0,
-                        code => old.get(code).len(),
-                    })
-                    .sum();
-                self.dict.reserve_rows(order.len(), bytes);
                 let (mut absent, mut null) = (RoaringBitmap::new(), RoaringBitmap::new());
                 for (new, &r) in order.iter().enumerate() {
                     match c.get(r as usize) {
                         CODE_ABSENT => absent.insert(new as u32),
                         CODE_NULL => null.insert(new as u32),
-                        code => {
-                            self.dict.push_row(old.get(code));
-                            continue;
-                        }
+                        _ => continue,
                     };
-                    self.dict.push_row("");
                 }
+                let distinct = &self.dict;
+                self.dict =
+                    Dictionary::rows_from(order.len(), |new| match c.get(order[new] as usize) {
+                        CODE_ABSENT | CODE_NULL => "",
+                        code => distinct.get(code),
+                    });
                 AttrData::RowStrings { absent, null }
             }
             AttrData::RowStrings { absent, null } => {
-                let old = std::mem::replace(&mut self.dict, Dictionary::per_row());
-                let bytes = order.iter().map(|&r| old.get(r).len()).sum();
-                self.dict.reserve_rows(order.len(), bytes);
-                let (mut absent2, mut null2) = (RoaringBitmap::new(), RoaringBitmap::new());
+                self.dict = self.dict.rows_in_order(order);
+                let (mut moved_absent, mut moved_null) =
+                    (RoaringBitmap::new(), RoaringBitmap::new());
                 for (new, &r) in order.iter().enumerate() {
-                    self.dict.push_row(old.get(r));
                     if absent.contains(r) {
-                        absent2.insert(new as u32);
+                        moved_absent.insert(new as u32);
                     } else if null.contains(r) {
-                        null2.insert(new as u32);
+                        moved_null.insert(new as u32);
                     }
                 }
                 AttrData::RowStrings {
-                    absent: absent2,
-                    null: null2,
+                    absent: moved_absent,
+                    null: moved_null,
                 }
             }
             AttrData::Text(c) => AttrData::Text(c.permute(order)),
@@ -715,7 +705,11 @@ impl AttrColumn {
                 }
             }
         }
-        self.dict.write_to(w)
+        if self.holds_row_strings() {
+            self.dict.write_rows_to(w)
+        } else {
+            self.dict.write_to(w)
+        }
     }
 
     pub fn read_from<R: std::io::Read>(r: &mut Reader<R>) -> std::io::Result<AttrColumn> {
@@ -747,9 +741,9 @@ impl AttrColumn {
             }
             _ => return Err(invalid("an unknown attribute column type")),
         };
-        let dict = Dictionary::read_from(r)?;
         let column = match data {
             AttrData::RowStrings { absent, null } => {
+                let dict = Dictionary::read_rows_from(r)?;
                 let rows = dict.len() as u64;
                 if absent.max().is_some_and(|m| u64::from(m) >= rows)
                     || null.max().is_some_and(|m| u64::from(m) >= rows)
@@ -758,10 +752,13 @@ impl AttrColumn {
                 }
                 AttrColumn {
                     data: AttrData::RowStrings { absent, null },
-                    dict: dict.into_per_row(),
+                    dict,
                 }
             }
-            data => AttrColumn { data, dict },
+            data => AttrColumn {
+                data,
+                dict: Dictionary::read_from(r)?,
+            },
         };
         // Every string code must name a dictionary entry (`get` indexes it).
         let strings = column.dict.len() as u32;
@@ -992,7 +989,13 @@ mod tests {
 
     #[test]
     fn nearly_unique_strings_are_held_per_row_through_appends_retyping_and_snapshots() {
-        let rows = 6000;
+        // Packed only where that saves more than the packer's tables.
+        for (rows, packed) in [(6000, false), (300_000, true)] {
+            strings_per_row(rows, packed);
+        }
+    }
+
+    fn strings_per_row(rows: usize, packed: bool) {
         let mut c = AttrColumn::new(0, Cell::Str(0));
         for i in 0..rows {
             append(&mut c, nearly_unique(i).as_ref());
@@ -1004,6 +1007,7 @@ mod tests {
         let before = c.heap_bytes();
         c.permute(&order);
         assert!(c.holds_row_strings());
+        assert_eq!(c.dict.is_packed(), packed, "{rows} rows");
         assert_eq!(values(&c), expected);
         assert!(
             c.heap_bytes() < before,
@@ -1045,6 +1049,7 @@ mod tests {
         c.write_to(&mut Writer(&mut written)).unwrap();
         let mut back = AttrColumn::read_from(&mut Reader(&written[..])).unwrap();
         assert!(back.holds_row_strings() && back.dict.is_per_row());
+        assert_eq!(back.dict.is_packed(), packed);
         assert_eq!(values(&back), expected);
         append(&mut back, Some(&AttrValue::Str("after".into())));
         expected.push(Some(AttrValue::Str("after".into())));
@@ -1055,6 +1060,7 @@ mod tests {
         back.permute(&order);
         expected.reverse();
         assert!(back.holds_row_strings());
+        assert_eq!(back.dict.is_packed(), packed);
         assert_eq!(values(&back), expected);
 
         // A number makes it a column of distinct strings, then mixed.

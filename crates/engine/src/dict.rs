@@ -9,6 +9,7 @@
 //! lower-cased copy is kept only for the strings whose lower-case form
 //! differs.
 
+use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -52,6 +53,113 @@ pub struct Dictionary {
     /// Whether this holds one string per row of a column, repeats allowed
     /// ([`Dictionary::per_row`]), rather than each distinct string once.
     per_row: bool,
+    /// The symbol table the arena's strings are packed with, if they are
+    /// (per-row strings only: [`Dictionary::rows_from`]).
+    packer: Option<Box<Packer>>,
+}
+
+/// Packs per-row strings with an FSST symbol table (`fsst-rs`): up to
+/// 255 symbols of 1 to 8 bytes, each written as one byte, trained on a
+/// sample of the strings. A nearly unique id is mostly a few characters
+/// drawn from a small set (hex digits, a prefix), which pairs of them
+/// cover: a random 40-bit hex session id went from 10.9 to 6.1 bytes in a
+/// trial of 1M, a `cart_{n}_{k}` id from 13.4 to 5.3.
+#[derive(Clone)]
+struct Packer(fsst::Compressor);
+
+impl std::fmt::Debug for Packer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Packer({} symbols)", self.0.n_symbols())
+    }
+}
+
+/// Heap bytes of a [`Packer`]'s look-up tables: a code per two-byte
+/// prefix and a hash table of 2,048 longer symbols.
+const PACKER_HEAP_BYTES: usize = 65_536 * 2 + 2_048 * 16;
+
+/// How many strings a packer is trained on, at most (spread over all).
+const PACKER_SAMPLE: usize = 1 << 16;
+
+impl Packer {
+    /// A symbol table for `rows` strings like `sample`, if it packs them
+    /// into at most four fifths of their bytes and saves more than its
+    /// own tables take, twice over (else they stay as they are).
+    fn train(sample: &[&str], rows: usize) -> Option<Packer> {
+        let sample: Vec<&[u8]> = sample.iter().map(|s| s.as_bytes()).collect();
+        let raw: usize = sample.iter().map(|s| s.len()).sum();
+        if raw == 0 {
+            return None;
+        }
+        let packer = Packer(fsst::Compressor::train(&sample));
+        let mut out = Vec::new();
+        let packed: usize = sample
+            .iter()
+            .map(|s| {
+                out.clear();
+                packer.pack_into(s, &mut out);
+                out.len()
+            })
+            .sum();
+        let saved = (raw - packed.min(raw)) as f64 / sample.len() as f64 * rows as f64;
+        (packed * 5 <= raw * 4 && saved > 2.0 * PACKER_HEAP_BYTES as f64).then_some(packer)
+    }
+
+    /// Appends `s` packed to `out`.
+    fn pack_into(&self, s: &[u8], out: &mut Vec<u8>) {
+        // All escapes is twice the input; the packer writes whole words.
+        reserve_gently(out, 2 * s.len() + 16);
+        let at = out.len();
+        // SAFETY: the room reserved holds the largest packing of `s`
+        // (every byte escaped: two bytes each) and the packer's last
+        // whole-word write; `set_len` covers only what it reports written.
+        unsafe {
+            let written = self.0.compress_into(s, out.spare_capacity_mut());
+            out.set_len(at + written);
+        }
+    }
+
+    /// Replaces `out` with `packed` unpacked.
+    fn unpack_into(&self, packed: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        let decompressor = self.0.decompressor();
+        out.reserve(decompressor.max_decompression_capacity(packed));
+        let written = decompressor.decompress_into(packed, out.spare_capacity_mut());
+        // SAFETY: `decompress_into` wrote `written` bytes from the start.
+        unsafe { out.set_len(written) };
+    }
+
+    fn write_to<W: std::io::Write>(&self, w: &mut Writer<W>) -> std::io::Result<()> {
+        let symbols = self.0.symbol_table();
+        w.u64s(symbols.len(), symbols.iter().map(|s| s.to_u64()))?;
+        w.slice(self.0.symbol_lengths())
+    }
+
+    fn read_from<R: std::io::Read>(r: &mut Reader<R>) -> std::io::Result<Packer> {
+        let mut symbols = Vec::new();
+        r.u64s_in_chunks(|chunk| {
+            symbols.extend(
+                chunk
+                    .iter()
+                    .map(|s| fsst::Symbol::from_slice(&s.to_le_bytes())),
+            )
+        })?;
+        let lengths: Vec<u8> = r.vec()?;
+        // `rebuild_from` asserts what a table must be (as many lengths as
+        // symbols, at most 255, ordered by length): a damaged snapshot is
+        // refused, not a panic.
+        let lengths_fit = lengths.len() == symbols.len()
+            && symbols.len() <= 255
+            && symbols
+                .iter()
+                .zip(&lengths)
+                .all(|(s, l)| (1..=8).contains(l) && s.len() == usize::from(*l));
+        if !lengths_fit {
+            return Err(invalid("a string packer's symbols and lengths disagree"));
+        }
+        std::panic::catch_unwind(|| fsst::Compressor::rebuild_from(&symbols, &lengths))
+            .map(Packer)
+            .map_err(|_| invalid("a string packer's symbols out of order"))
+    }
 }
 
 /// How many tests' verdicts a dictionary remembers.
@@ -98,8 +206,7 @@ impl Matches {
                 return known - 1 == b;
             }
         }
-        let x = first.get(a);
-        let same = !x.is_empty() && x == other.get(b);
+        let same = first.same_string(a, other, b);
         if same && let (Some(slot), Some(b1)) = (slot, b.checked_add(1)) {
             slot.store(b1, Ordering::Relaxed);
         }
@@ -119,6 +226,7 @@ impl Default for Dictionary {
             id: next_id(),
             matches: Mutex::default(),
             per_row: false,
+            packer: None,
         }
     }
 }
@@ -135,6 +243,7 @@ impl Clone for Dictionary {
             id: next_id(),
             matches: Mutex::default(),
             per_row: self.per_row,
+            packer: self.packer.clone(),
         }
     }
 }
@@ -389,6 +498,19 @@ fn str_at<'a>(bytes: &'a [u8], ends: &Ends, code: u32) -> &'a str {
     unsafe { std::str::from_utf8_unchecked(slice) }
 }
 
+/// `s` lower-cased, borrowed when it is already.
+fn lower_cased(s: &str) -> Cow<'_, str> {
+    if s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        return Cow::Borrowed(s);
+    }
+    let lower = s.to_lowercase();
+    if lower == s {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(lower)
+    }
+}
+
 /// How many codes the hash table of new ones may hold before they are
 /// settled, however few the settled ones.
 const SETTLE_FROM: usize = 4096;
@@ -437,7 +559,8 @@ impl Dictionary {
     /// An empty dictionary of one string per row ([`AttrColumn`]'s
     /// per-row strings): strings may repeat, codes are rows, and there is
     /// no look-up by string (no [`SettledCodes`], no hash table), which is
-    /// most of what a nearly unique string costs beside its bytes.
+    /// most of what a nearly unique string costs beside its bytes. Nor is
+    /// a lower-cased copy kept: a test lower-cases as it reads.
     ///
     /// [`AttrColumn`]: crate::attr_column::AttrColumn
     pub fn per_row() -> Dictionary {
@@ -447,14 +570,38 @@ impl Dictionary {
         }
     }
 
-    /// This dictionary, read as one of rows' strings ([`per_row`]).
-    ///
-    /// [`per_row`]: Dictionary::per_row
-    pub fn into_per_row(mut self) -> Dictionary {
-        self.per_row = true;
-        self.settled = Box::default();
-        self.table = HashTable::new();
-        self
+    /// A dictionary of `rows` per-row strings, row `r`'s being
+    /// `string(r)`, packed if a symbol table trained on a sample of them
+    /// packs them well ([`Packer`]).
+    pub fn rows_from<'s>(rows: usize, string: impl Fn(usize) -> &'s str) -> Dictionary {
+        let step = rows.div_ceil(PACKER_SAMPLE).max(1);
+        let sample: Vec<&str> = (0..rows).step_by(step).map(&string).collect();
+        let mut d = Dictionary::per_row();
+        d.packer = Packer::train(&sample, rows).map(Box::new);
+        let average = sample.iter().map(|s| s.len()).sum::<usize>() / sample.len().max(1);
+        d.bytes.reserve_exact(rows * average);
+        d.ends.reserve_exact(rows);
+        for r in 0..rows {
+            d.push_row(string(r));
+        }
+        d.bytes.shrink_to_fit();
+        d
+    }
+
+    /// This dictionary of per-row strings with its rows in `order` (as a
+    /// merge reorders a column's rows), packed as it is.
+    pub fn rows_in_order(&self, order: &[u32]) -> Dictionary {
+        debug_assert!(self.per_row, "rows of a dictionary of rows");
+        let mut d = Dictionary::per_row();
+        d.packer = self.packer.clone();
+        d.bytes
+            .reserve_exact(order.iter().map(|&r| self.stored(r).len()).sum());
+        d.ends.reserve_exact(order.len());
+        for &r in order {
+            d.bytes.extend_from_slice(self.stored(r));
+            d.ends.push(d.bytes.len());
+        }
+        d
     }
 
     /// Whether strings may repeat ([`per_row`]).
@@ -464,6 +611,11 @@ impl Dictionary {
         self.per_row
     }
 
+    /// Whether the strings are packed ([`Packer`]).
+    pub fn is_packed(&self) -> bool {
+        self.packer.is_some()
+    }
+
     /// Appends `s` as the next code, whether or not it is held already
     /// (a dictionary of rows' strings, [`per_row`]).
     ///
@@ -471,24 +623,18 @@ impl Dictionary {
     pub fn push_row(&mut self, s: &str) -> u32 {
         debug_assert!(self.per_row, "a dictionary of distinct strings interns");
         let code = u32::try_from(self.ends.len()).expect("fewer than 2^32 rows");
-        reserve_gently(&mut self.bytes, s.len());
-        self.bytes.extend_from_slice(s.as_bytes());
-        self.ends.push(self.bytes.len());
-        let lower = s.to_lowercase();
-        if lower != s {
-            self.lowered.push((code, lower.into()));
+        match &self.packer {
+            Some(p) => p.pack_into(s.as_bytes(), &mut self.bytes),
+            None => {
+                reserve_gently(&mut self.bytes, s.len());
+                self.bytes.extend_from_slice(s.as_bytes());
+            }
         }
+        self.ends.push(self.bytes.len());
         code
     }
 
-    /// Makes room for `rows` more strings of `bytes` in all, exactly (a
-    /// column of per-row strings rebuilt in a new order).
-    pub fn reserve_rows(&mut self, rows: usize, bytes: usize) {
-        self.bytes.reserve_exact(bytes);
-        self.ends.reserve_exact(rows);
-    }
-
-    /// Bytes of all strings, end to end.
+    /// Bytes of all strings as stored, end to end.
     pub fn arena_len(&self) -> usize {
         self.bytes.len()
     }
@@ -508,14 +654,96 @@ impl Dictionary {
         };
         self.bytes.truncate(start);
         self.ends.pop();
-        if self
-            .lowered
-            .last()
-            .is_some_and(|(c, _)| *c as usize == last)
-        {
-            self.lowered.pop();
-        }
         self.push_row(s);
+    }
+
+    /// String `code` as stored (packed, if the dictionary is).
+    fn stored(&self, code: u32) -> &[u8] {
+        let c = code as usize;
+        let start = if c == 0 { 0 } else { self.ends.get(c - 1) };
+        &self.bytes[start..self.ends.get(c)]
+    }
+
+    /// String `code`, unpacked into `buf` if the strings are packed.
+    #[inline]
+    pub fn str_in<'a>(&'a self, code: u32, buf: &'a mut Vec<u8>) -> &'a str {
+        match &self.packer {
+            None => str_at(&self.bytes, &self.ends, code),
+            Some(p) => {
+                p.unpack_into(self.stored(code), buf);
+                // SAFETY: packing is lossless, and every packed string
+                // was packed from a `&str` (`push_row`) or checked to
+                // unpack to UTF-8 as it was read (`read_rows_from`).
+                unsafe { std::str::from_utf8_unchecked(buf) }
+            }
+        }
+    }
+
+    /// String `code`, borrowed where it is stored as it is.
+    pub fn string(&self, code: u32) -> Cow<'_, str> {
+        match &self.packer {
+            None => Cow::Borrowed(str_at(&self.bytes, &self.ends, code)),
+            Some(_) => {
+                let mut buf = Vec::new();
+                Cow::Owned(self.str_in(code, &mut buf).to_owned())
+            }
+        }
+    }
+
+    /// Whether code `a` here and code `b` of `other` are the same
+    /// non-empty string.
+    #[inline]
+    pub fn same_string(&self, a: u32, other: &Dictionary, b: u32) -> bool {
+        if self.packer.is_none() && other.packer.is_none() {
+            let x = str_at(&self.bytes, &self.ends, a);
+            return !x.is_empty() && x == str_at(&other.bytes, &other.ends, b);
+        }
+        thread_local! {
+            static BUFS: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const {
+                std::cell::RefCell::new((Vec::new(), Vec::new()))
+            };
+        }
+        BUFS.with_borrow_mut(|(x_buf, y_buf)| {
+            let x = self.str_in(a, x_buf);
+            !x.is_empty() && x == other.str_in(b, y_buf)
+        })
+    }
+
+    /// Writes a dictionary of per-row strings: its packer, if any, then
+    /// what [`write_to`](Dictionary::write_to) writes.
+    pub fn write_rows_to<W: std::io::Write>(&self, w: &mut Writer<W>) -> std::io::Result<()> {
+        match &self.packer {
+            None => w.u8(0)?,
+            Some(p) => {
+                w.u8(1)?;
+                p.write_to(w)?;
+            }
+        }
+        self.write_to(w)
+    }
+
+    /// Reads what [`write_rows_to`](Dictionary::write_rows_to) wrote,
+    /// checking that every string unpacks to UTF-8.
+    pub fn read_rows_from<R: std::io::Read>(r: &mut Reader<R>) -> std::io::Result<Dictionary> {
+        let packer = match r.u8()? {
+            0 => None,
+            1 => Some(Box::new(Packer::read_from(r)?)),
+            _ => return Err(invalid("an unknown string packing")),
+        };
+        let mut d = Dictionary::read_body(r, packer.is_none())?;
+        d.per_row = true;
+        d.lowered = Vec::new();
+        if let Some(p) = &packer {
+            let mut buf = Vec::new();
+            for code in 0..d.len() as u32 {
+                p.unpack_into(d.stored(code), &mut buf);
+                if std::str::from_utf8(&buf).is_err() {
+                    return Err(invalid("a packed string that is not UTF-8"));
+                }
+            }
+        }
+        d.packer = packer;
+        Ok(d)
     }
 
     /// Gives back the arena's and the ends' unused room, and settles the
@@ -597,6 +825,12 @@ impl Dictionary {
     }
 
     pub fn read_from<R: std::io::Read>(r: &mut Reader<R>) -> std::io::Result<Dictionary> {
+        Dictionary::read_body(r, true)
+    }
+
+    /// What [`write_to`](Dictionary::write_to) wrote, each string checked
+    /// to be UTF-8 if `utf8` (packed strings are checked unpacked).
+    fn read_body<R: std::io::Read>(r: &mut Reader<R>, utf8: bool) -> std::io::Result<Dictionary> {
         let bytes: Vec<u8> = r.vec()?;
         // Written as `u64`s whatever their width in memory, so that the
         // layout does not depend on the arena's size; read a chunk at a
@@ -610,7 +844,7 @@ impl Dictionary {
                 let end = usize::try_from(*end).unwrap_or(usize::MAX);
                 valid &= end >= start
                     && end <= bytes.len()
-                    && std::str::from_utf8(&bytes[start..end]).is_ok();
+                    && (!utf8 || std::str::from_utf8(&bytes[start..end]).is_ok());
                 if !valid {
                     return;
                 }
@@ -637,10 +871,14 @@ impl Dictionary {
             id: next_id(),
             matches: Mutex::default(),
             per_row: false,
+            packer: None,
         })
     }
 
+    /// String `code` of a dictionary whose strings are not packed (see
+    /// [`str_in`](Dictionary::str_in) for any).
     pub fn get(&self, code: u32) -> &str {
+        debug_assert!(self.packer.is_none(), "packed strings are read unpacked");
         str_at(&self.bytes, &self.ends, code)
     }
 
@@ -679,13 +917,19 @@ impl Dictionary {
         while lowered.peek().is_some_and(|(c, _)| (*c as usize) < v.len) {
             lowered.next();
         }
+        let mut buf = Vec::new();
         for code in v.len as u32..self.len() as u32 {
-            let s = self.get(code);
-            let lower = match lowered.next_if(|(c, _)| *c == code) {
-                Some((_, l)) => &**l,
-                None => s,
+            let s = self.str_in(code, &mut buf);
+            let lower = if self.per_row {
+                // Per-row strings keep no lower-cased copy.
+                lower_cased(s)
+            } else {
+                match lowered.next_if(|(c, _)| *c == code) {
+                    Some((_, l)) => Cow::Borrowed(&**l),
+                    None => Cow::Borrowed(s),
+                }
             };
-            v.push(pass(s, lower));
+            v.push(pass(s, &lower));
         }
         let v = Arc::new(v);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -717,6 +961,9 @@ impl Dictionary {
                 .map(|(_, s)| s.len() + 24)
                 .sum::<usize>()
             + self.settled.heap_bytes()
+            + self.packer.as_ref().map_or(0, |_| {
+                std::mem::size_of::<fsst::Compressor>() + PACKER_HEAP_BYTES
+            })
             + self.table.capacity() * (std::mem::size_of::<u32>() + 1)
             + self
                 .cache

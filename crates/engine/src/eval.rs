@@ -976,10 +976,7 @@ impl<'i> OnAttribute<'i> {
             (Cell::Str(x), Cell::Str(y)) => match &self.strings {
                 OnStrings::AInB(m) => m.same(&ca.dict, x, &cb.dict, y),
                 OnStrings::BInA(m) => m.same(&cb.dict, y, &ca.dict, x),
-                OnStrings::Compared => {
-                    let s = ca.dict.get(x);
-                    !s.is_empty() && s == cb.dict.get(y)
-                }
+                OnStrings::Compared => ca.dict.same_string(x, &cb.dict, y),
             },
             (Cell::Num(x), Cell::Num(y)) => x == y,
             (Cell::Bool(x), Cell::Bool(y)) => x == y,
