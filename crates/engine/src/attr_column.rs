@@ -322,7 +322,11 @@ impl AttrColumn {
             },
             AttrData::Mixed(v) => v[r],
             AttrData::RowStrings { absent, null } => {
-                if !absent.is_empty() && absent.contains(row) {
+                // A row without a string holds an empty one: a non-empty
+                // one is read from its end alone, without the bitmaps.
+                if !self.dict.is_empty_at(row) {
+                    Cell::Str(row)
+                } else if !absent.is_empty() && absent.contains(row) {
                     Cell::Absent
                 } else if !null.is_empty() && null.contains(row) {
                     Cell::Null

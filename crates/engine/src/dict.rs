@@ -56,6 +56,11 @@ pub struct Dictionary {
     /// The symbol table the arena's strings are packed with, if they are
     /// (per-row strings only: [`Dictionary::rows_from`]).
     packer: Option<Box<Packer>>,
+    /// Each code's string hash, for the codes up to its length, once a
+    /// sequence's `on` correlation has asked ([`row_hashes`]).
+    ///
+    /// [`row_hashes`]: Dictionary::row_hashes
+    hashes: Mutex<Option<Arc<Vec<u32>>>>,
 }
 
 /// Packs per-row strings with an FSST symbol table (`fsst-rs`): up to
@@ -214,6 +219,29 @@ impl Matches {
     }
 }
 
+impl Matches {
+    /// Whether code `a` of `first` and code `b` of `other` name the same
+    /// non-empty string, where `other` may repeat strings (per-row
+    /// strings): a remembered code answers only "the same"; any other is
+    /// compared, and remembered if the same (`self` is
+    /// `first.matches_in(other)`).
+    #[inline]
+    pub fn same_row(&self, first: &Dictionary, a: u32, other: &Dictionary, b: u32) -> bool {
+        let slot = self.found.get(a as usize);
+        if let (Some(slot), Some(b1)) = (slot, b.checked_add(1)) {
+            if slot.load(Ordering::Relaxed) == b1 {
+                return true;
+            }
+            let same = first.same_string(a, other, b);
+            if same {
+                slot.store(b1, Ordering::Relaxed);
+            }
+            return same;
+        }
+        first.same_string(a, other, b)
+    }
+}
+
 impl Default for Dictionary {
     fn default() -> Self {
         Dictionary {
@@ -227,6 +255,7 @@ impl Default for Dictionary {
             matches: Mutex::default(),
             per_row: false,
             packer: None,
+            hashes: Mutex::default(),
         }
     }
 }
@@ -244,6 +273,7 @@ impl Clone for Dictionary {
             matches: Mutex::default(),
             per_row: self.per_row,
             packer: self.packer.clone(),
+            hashes: Mutex::default(),
         }
     }
 }
@@ -691,22 +721,79 @@ impl Dictionary {
     }
 
     /// Whether code `a` here and code `b` of `other` are the same
-    /// non-empty string.
+    /// non-empty string. Where `other` packs its strings, `a`'s string is
+    /// packed with `other`'s table (packing is deterministic, so equal
+    /// strings pack alike) and compared with `b` as stored: a sequence's
+    /// `on` correlation compares one A row with the B rows of its window
+    /// in turn, so that packing is done once per A row (remembered per
+    /// thread), and no B string is unpacked.
     #[inline]
     pub fn same_string(&self, a: u32, other: &Dictionary, b: u32) -> bool {
         if self.packer.is_none() && other.packer.is_none() {
             let x = str_at(&self.bytes, &self.ends, a);
             return !x.is_empty() && x == str_at(&other.bytes, &other.ends, b);
         }
+        /// The last string compared: (this dictionary, its code, the other
+        /// dictionary), its form as the other stores strings, and a
+        /// buffer to unpack into.
+        struct LastKey {
+            of: Option<(u64, u32, u64)>,
+            key: Vec<u8>,
+            unpacked: Vec<u8>,
+        }
         thread_local! {
-            static BUFS: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const {
-                std::cell::RefCell::new((Vec::new(), Vec::new()))
+            static LAST: std::cell::RefCell<LastKey> = const {
+                std::cell::RefCell::new(LastKey { of: None, key: Vec::new(), unpacked: Vec::new() })
             };
         }
-        BUFS.with_borrow_mut(|(x_buf, y_buf)| {
-            let x = self.str_in(a, x_buf);
-            !x.is_empty() && x == other.str_in(b, y_buf)
+        LAST.with_borrow_mut(|last| {
+            let of = Some((self.id, a, other.id));
+            if last.of != of {
+                let LastKey { key, unpacked, .. } = last;
+                let x = self.str_in(a, unpacked);
+                key.clear();
+                match &other.packer {
+                    Some(p) => p.pack_into(x.as_bytes(), key),
+                    None => key.extend_from_slice(x.as_bytes()),
+                }
+                last.of = of;
+            }
+            !last.key.is_empty() && last.key == other.stored(b)
         })
+    }
+
+    /// A hash of each code's string, for codes up to the length returned
+    /// (later codes have none yet): two per-row dictionaries compared by a
+    /// sequence's `on` correlation, where no code names a string once,
+    /// compare hashes first and strings only where they agree, so that a
+    /// segment evaluated again does not unpack a string per pair of rows.
+    /// Made on first use and remembered (4 bytes a row, for the columns
+    /// correlated only), extended once codes have grown by a sixteenth.
+    pub fn row_hashes(&self) -> Arc<Vec<u32>> {
+        let mut held = self.hashes.lock().unwrap_or_else(|e| e.into_inner());
+        let known = held.as_ref().map_or(0, |h| h.len());
+        if let Some(h) = held.as_ref()
+            && self.len() - known <= known / 16
+        {
+            return h.clone();
+        }
+        let mut hashes = Vec::with_capacity(self.len());
+        hashes.extend_from_slice(held.as_ref().map_or(&[][..], |h| &h[..]));
+        let mut buf = Vec::new();
+        for code in known as u32..self.len() as u32 {
+            hashes.push(HASHER.hash_one(self.str_in(code, &mut buf)) as u32);
+        }
+        let hashes = Arc::new(hashes);
+        *held = Some(hashes.clone());
+        hashes
+    }
+
+    /// Whether string `code` is empty (read without unpacking it).
+    #[inline]
+    pub fn is_empty_at(&self, code: u32) -> bool {
+        let c = code as usize;
+        let start = if c == 0 { 0 } else { self.ends.get(c - 1) };
+        start == self.ends.get(c)
     }
 
     /// Writes a dictionary of per-row strings: its packer, if any, then
@@ -872,6 +959,7 @@ impl Dictionary {
             matches: Mutex::default(),
             per_row: false,
             packer: None,
+            hashes: Mutex::default(),
         })
     }
 
@@ -961,6 +1049,10 @@ impl Dictionary {
                 .map(|(_, s)| s.len() + 24)
                 .sum::<usize>()
             + self.settled.heap_bytes()
+            + self
+                .hashes
+                .lock()
+                .map_or(0, |h| h.as_ref().map_or(0, |h| h.capacity() * 4))
             + self.packer.as_ref().map_or(0, |_| {
                 std::mem::size_of::<fsst::Compressor>() + PACKER_HEAP_BYTES
             })

@@ -943,8 +943,14 @@ enum OnStrings {
     /// Through what is known of B's strings in A's (B holds per-row
     /// strings, A does not).
     BInA(Arc<Matches>),
-    /// String by string (both hold per-row strings, or a dictionary is
-    /// empty: then no cell holds a string).
+    /// By their strings' hashes first, then, where those agree, through
+    /// what is known of A's rows in B ([`Matches::same_row`]) or string
+    /// by string (both hold per-row strings: [`Dictionary::row_hashes`]).
+    ///
+    /// [`Dictionary::row_hashes`]: crate::dict::Dictionary::row_hashes
+    Hashed(Arc<Vec<u32>>, Arc<Vec<u32>>, Arc<Matches>),
+    /// String by string (a dictionary is empty: then no cell holds a
+    /// string).
     Compared,
 }
 
@@ -957,7 +963,11 @@ impl<'i> OnAttribute<'i> {
                 } else if !a.dict.is_per_row() {
                     OnStrings::BInA(b.dict.matches_in(&a.dict))
                 } else {
-                    OnStrings::Compared
+                    OnStrings::Hashed(
+                        a.dict.row_hashes(),
+                        b.dict.row_hashes(),
+                        a.dict.matches_in(&b.dict),
+                    )
                 }
             }
             _ => OnStrings::Compared,
@@ -976,6 +986,10 @@ impl<'i> OnAttribute<'i> {
             (Cell::Str(x), Cell::Str(y)) => match &self.strings {
                 OnStrings::AInB(m) => m.same(&ca.dict, x, &cb.dict, y),
                 OnStrings::BInA(m) => m.same(&cb.dict, y, &ca.dict, x),
+                OnStrings::Hashed(hx, hy, m) => match (hx.get(x as usize), hy.get(y as usize)) {
+                    (Some(hx), Some(hy)) if hx != hy => false,
+                    _ => m.same_row(&ca.dict, x, &cb.dict, y),
+                },
                 OnStrings::Compared => ca.dict.same_string(x, &cb.dict, y),
             },
             (Cell::Num(x), Cell::Num(y)) => x == y,

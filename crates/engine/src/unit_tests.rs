@@ -500,10 +500,13 @@ fn sequences_correlate_on_strings_held_per_row() {
     let s = |x: String| AttrValue::Str(x);
     // (contacts, carts each, extra purchases): which side holds per-row
     // strings follows from the rows' counts (4096 distinct at least).
-    for (n, adds, extra, add_rows, buy_rows) in [
-        (3000u32, 2u32, 0u32, true, false),
-        (3000, 1, 4, false, true),
-        (6000, 2, 2, true, true),
+    // Packed ([`crate::dict::Dictionary::is_packed`]) where the rows are
+    // many enough to pay for the packer's tables.
+    for (n, adds, extra, add_rows, buy_rows, packed) in [
+        (3000u32, 2u32, 0u32, true, false, false),
+        (3000, 1, 4, false, true, false),
+        (6000, 2, 2, true, true, false),
+        (60_000, 2, 2, true, true, true),
     ] {
         let mut ix = AccountIndex::new(&Schema::default());
         let mut seq = 0;
@@ -547,6 +550,14 @@ fn sequences_correlate_on_strings_held_per_row() {
             (add_rows, buy_rows),
             "{n} contacts"
         );
+        let packs = |name: &str| {
+            ix.partitions[name]
+                .column("cart_id")
+                .unwrap()
+                .dict
+                .is_packed()
+        };
+        assert_eq!(packs("cart_add"), packed, "{n} contacts");
 
         let abandoned = json!({"event": "cart_add", "not_followed_by":
             {"event": "purchase", "window": "1h", "on": ["cart_id"]}});
