@@ -504,13 +504,24 @@ impl AttrColumn {
     /// yet, to mixed otherwise).
     pub fn set(&mut self, row: usize, cell: Cell) {
         let stored = match (&mut self.data, cell) {
-            (AttrData::RowStrings { absent, null }, Cell::Absent) => {
-                absent.insert(row as u32);
-                null.remove(row as u32)
-            }
-            (AttrData::RowStrings { absent, null }, Cell::Null) => {
-                absent.remove(row as u32);
-                null.insert(row as u32)
+            // A row without a string must hold an empty one (`cell` reads
+            // a non-empty one as a string): the last row's is replaced,
+            // and an earlier row holding one retypes the column.
+            (AttrData::RowStrings { absent, null }, Cell::Absent | Cell::Null) => {
+                let last = row + 1 == self.dict.len();
+                if last {
+                    self.dict.replace_last("");
+                }
+                let empty = last || self.dict.is_empty_at(row as u32);
+                if empty {
+                    let (to, from) = match cell {
+                        Cell::Null => (null, absent),
+                        _ => (absent, null),
+                    };
+                    to.insert(row as u32);
+                    from.remove(row as u32);
+                }
+                empty
             }
             (AttrData::RowStrings { absent, null }, Cell::Str(code)) => {
                 // A row's string is where its code says: only its own.
@@ -598,7 +609,8 @@ impl AttrColumn {
     /// Reorders the rows as `order` lists them (the dictionary of distinct
     /// strings stays). A text column that holds fewer bytes as one string
     /// per row becomes one ([`holds_rows_better`]); one already so is
-    /// rebuilt in the new order.
+    /// rebuilt in the new order, and packed if it is not yet and now pays
+    /// for it ([`Dictionary::rows_from`]).
     pub fn permute(&mut self, order: &[u32]) {
         self.data = match &self.data {
             AttrData::Text(c) if holds_rows_better(&self.dict, order.len()) => {
@@ -619,7 +631,14 @@ impl AttrColumn {
                 AttrData::RowStrings { absent, null }
             }
             AttrData::RowStrings { absent, null } => {
-                self.dict = self.dict.rows_in_order(order);
+                // Packed strings are moved as they are; unpacked ones may
+                // have grown enough to pay for a packer since.
+                self.dict = if self.dict.is_packed() {
+                    self.dict.rows_in_order(order)
+                } else {
+                    let unpacked = &self.dict;
+                    Dictionary::rows_from(order.len(), |new| unpacked.get(order[new]))
+                };
                 let (mut moved_absent, mut moved_null) =
                     (RoaringBitmap::new(), RoaringBitmap::new());
                 for (new, &r) in order.iter().enumerate() {
@@ -999,6 +1018,27 @@ mod tests {
         }
     }
 
+    /// A column held per row while small (unpacked) is packed by a later
+    /// merge once it has grown enough to pay for the packer.
+    #[test]
+    fn per_row_strings_are_packed_once_they_grow() {
+        let mut c = AttrColumn::new(0, Cell::Str(0));
+        let mut expected = Vec::new();
+        let mut grow = |c: &mut AttrColumn, rows: std::ops::Range<usize>| {
+            for i in rows {
+                append(c, nearly_unique(i).as_ref());
+                expected.push(nearly_unique(i));
+            }
+            let order: Vec<u32> = (0..c.len() as u32).collect();
+            c.permute(&order);
+            assert_eq!(values(c), expected);
+        };
+        grow(&mut c, 0..6000);
+        assert!(c.holds_row_strings() && !c.dict.is_packed());
+        grow(&mut c, 6000..300_000);
+        assert!(c.holds_row_strings() && c.dict.is_packed());
+    }
+
     fn strings_per_row(rows: usize, packed: bool) {
         let mut c = AttrColumn::new(0, Cell::Str(0));
         for i in 0..rows {
@@ -1066,6 +1106,24 @@ mod tests {
         assert!(back.holds_row_strings());
         assert_eq!(back.dict.is_packed(), packed);
         assert_eq!(values(&back), expected);
+
+        // Set directly: the last row to absent stays per row; an earlier
+        // row holding a string set to null leaves per-row strings.
+        let mut probe = back.clone();
+        let mut probed = expected.clone();
+        let last = probe.len() - 1;
+        probe.set(last, Cell::Absent);
+        probed[last] = None;
+        assert!(probe.holds_row_strings());
+        assert_eq!(values(&probe), probed);
+        let earlier = probed
+            .iter()
+            .position(|v| matches!(v, Some(AttrValue::Str(s)) if !s.is_empty()))
+            .unwrap();
+        probe.set(earlier, Cell::Null);
+        probed[earlier] = Some(AttrValue::Null);
+        assert!(!probe.holds_row_strings());
+        assert_eq!(values(&probe), probed);
 
         // A number makes it a column of distinct strings, then mixed.
         append(&mut back, Some(&AttrValue::Num(2.5)));
