@@ -632,7 +632,7 @@ impl Dictionary {
     /// a lower-cased copy kept: a test lower-cases as it reads.
     ///
     /// [`AttrColumn`]: crate::attr_column::AttrColumn
-    pub fn per_row() -> Dictionary {
+    fn per_row() -> Dictionary {
         Dictionary {
             per_row: true,
             ..Dictionary::default()
