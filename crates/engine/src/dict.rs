@@ -133,43 +133,36 @@ impl Packer {
         unsafe { out.set_len(written) };
     }
 
-    /// Whether every string packed in `bytes` (ending at `ends`) unpacks
-    /// to ASCII, so to UTF-8: every symbol is ASCII and so is every
-    /// escaped byte. One pass over the packed bytes, where unpacking every
-    /// string to check it took ~5 s of a restart at `large`; `false` sends
-    /// the caller to that check.
-    fn unpacks_to_ascii(&self, bytes: &[u8], ends: &Ends) -> bool {
-        let ascii_symbols = self
+    /// Whether every string packed in `bytes` (ending at `ends`) is a
+    /// well-formed run of codes (a symbol's, or the escape code and the
+    /// byte it stands for), and if so whether each unpacks to ASCII, so to
+    /// UTF-8: every symbol is ASCII and so is every escaped byte. `None`
+    /// for a malformed string (a damaged snapshot: it is never unpacked);
+    /// `Some(false)` sends the caller to unpack each string and check it,
+    /// which took ~5 s of a restart at `large` where one pass here does.
+    fn check_packed(&self, bytes: &[u8], ends: &Ends) -> Option<bool> {
+        let mut ascii = self
             .0
             .symbol_table()
             .iter()
             .zip(self.0.symbol_lengths())
             .all(|(s, l)| s.to_u64().to_le_bytes()[..usize::from(*l)].is_ascii());
-        if !ascii_symbols {
-            return false;
-        }
-        // Codes below the symbols' count are symbols; the escape code is
-        // followed by one byte as it is; any other code is not valid.
         let symbols = self.0.n_symbols();
-        let mut start = 0;
         for code in 0..ends.len() {
-            let end = ends.get(code);
-            let mut i = start;
-            while i < end {
-                match bytes[i] {
+            let packed = bytes.get(ends.range(code))?;
+            let mut i = 0;
+            while i < packed.len() {
+                match packed[i] {
                     fsst::ESCAPE_CODE => {
-                        if i + 1 >= end || !bytes[i + 1].is_ascii() {
-                            return false;
-                        }
+                        ascii &= packed.get(i + 1)?.is_ascii();
                         i += 2;
                     }
                     c if usize::from(c) < symbols => i += 1,
-                    _ => return false,
+                    _ => return None,
                 }
             }
-            start = end;
         }
-        true
+        Some(ascii)
     }
 
     fn write_to<W: std::io::Write>(&self, w: &mut Writer<W>) -> std::io::Result<()> {
@@ -430,6 +423,13 @@ impl Ends {
         }
     }
 
+    /// Where string `code` lies in the arena.
+    #[inline]
+    fn range(&self, code: usize) -> std::ops::Range<usize> {
+        let start = if code == 0 { 0 } else { self.get(code - 1) };
+        start..self.get(code)
+    }
+
     /// Every end, in code order.
     fn all(&self) -> impl Iterator<Item = u64> + '_ {
         (0..self.len()).map(|c| self.get(c) as u64)
@@ -558,9 +558,7 @@ fn reserve_gently<T>(v: &mut Vec<T>, additional: usize) {
 const HASHER: FixedState = FixedState::with_seed(0x5eed_f10e_5e60_0001);
 
 fn str_at<'a>(bytes: &'a [u8], ends: &Ends, code: u32) -> &'a str {
-    let c = code as usize;
-    let start = if c == 0 { 0 } else { ends.get(c - 1) };
-    let slice = &bytes[start..ends.get(c)];
+    let slice = &bytes[ends.range(code as usize)];
     // SAFETY: the arena is only ever extended with whole `&str`s (see
     // `intern`), and `ends` marks their boundaries, so every slice between
     // consecutive ends is valid UTF-8.
@@ -716,21 +714,14 @@ impl Dictionary {
         let Some(last) = self.ends.len().checked_sub(1) else {
             return;
         };
-        let start = if last == 0 {
-            0
-        } else {
-            self.ends.get(last - 1)
-        };
-        self.bytes.truncate(start);
+        self.bytes.truncate(self.ends.range(last).start);
         self.ends.pop();
         self.push_row(s);
     }
 
     /// String `code` as stored (packed, if the dictionary is).
     fn stored(&self, code: u32) -> &[u8] {
-        let c = code as usize;
-        let start = if c == 0 { 0 } else { self.ends.get(c - 1) };
-        &self.bytes[start..self.ends.get(c)]
+        &self.bytes[self.ends.range(code as usize)]
     }
 
     /// String `code`, unpacked into `buf` if the strings are packed.
@@ -830,9 +821,7 @@ impl Dictionary {
     /// Whether string `code` is empty (read without unpacking it).
     #[inline]
     pub fn is_empty_at(&self, code: u32) -> bool {
-        let c = code as usize;
-        let start = if c == 0 { 0 } else { self.ends.get(c - 1) };
-        start == self.ends.get(c)
+        self.ends.range(code as usize).is_empty()
     }
 
     /// Writes a dictionary of per-row strings: its packer, if any, then
@@ -859,9 +848,14 @@ impl Dictionary {
         let mut d = Dictionary::read_body(r, packer.is_none())?;
         d.per_row = true;
         d.lowered = Vec::new();
-        if let Some(p) = &packer
-            && !p.unpacks_to_ascii(&d.bytes, &d.ends)
-        {
+        let ascii = match &packer {
+            Some(p) => p.check_packed(&d.bytes, &d.ends),
+            None => Some(true),
+        };
+        let Some(ascii) = ascii else {
+            return Err(invalid("a packed string that is not a run of codes"));
+        };
+        if let (Some(p), false) = (&packer, ascii) {
             let mut buf = Vec::new();
             for code in 0..d.len() as u32 {
                 p.unpack_into(d.stored(code), &mut buf);
@@ -1425,5 +1419,38 @@ mod tests {
             let hashes = (back.row_hashes(), other.row_hashes());
             assert_eq!(hashes.0[7], hashes.1[last as usize - 7]);
         }
+    }
+
+    /// A packed string that is not a run of codes (as in a damaged
+    /// snapshot) is found before anything unpacks it.
+    #[test]
+    fn malformed_packed_strings_are_found() {
+        let strings: Vec<String> = (0..300_000u64)
+            .map(|i| format!("s{:x}", i * 7919))
+            .collect();
+        let d = Dictionary::rows_from(strings.len(), |r| &strings[r]);
+        let p = d.packer.as_deref().unwrap();
+        assert_eq!(p.check_packed(&d.bytes, &d.ends), Some(true));
+        let one = |packed: &[u8]| {
+            let mut ends = Ends::default();
+            ends.push(packed.len());
+            p.check_packed(packed, &ends)
+        };
+        // An escape with no byte after it; a code past the symbols.
+        assert_eq!(one(&[fsst::ESCAPE_CODE]), None);
+        // (A full table of 255 symbols leaves no code unused.)
+        let few = Packer(fsst::Compressor::train(&vec![
+            b"abcabcabc".as_slice();
+            1000
+        ]));
+        assert!((1..255).contains(&few.0.n_symbols()));
+        let unused = u8::try_from(few.0.n_symbols()).unwrap();
+        let mut ends = Ends::default();
+        ends.push(1);
+        assert_eq!(few.check_packed(&[unused], &ends), None);
+        assert_eq!(few.check_packed(&[0], &ends), Some(true));
+        // An escaped byte that is not ASCII: well-formed, checked unpacked.
+        assert_eq!(one(&[fsst::ESCAPE_CODE, 0xc3]), Some(false));
+        assert_eq!(one(&[0, fsst::ESCAPE_CODE, b'x']), Some(true));
     }
 }
