@@ -100,9 +100,13 @@ pub(crate) const MIN_ROW_STRINGS: usize = 4096;
 /// ([`crate::settled`]).
 const LOOKUP_BYTES_PER_STRING: f64 = 5.5;
 
-/// Bytes of a string's end in the arena (packed ends, see
+/// Bytes of a distinct string's end in the arena (packed ends, see
 /// [`Dictionary`]).
 const END_BYTES_PER_STRING: f64 = 2.125;
+
+/// Bytes of a per-row string's end: its length in a byte, and a share of
+/// its run's start.
+const ROW_END_BYTES_PER_STRING: f64 = 1.125;
 
 /// Whether a text column of `rows` rows over `dict` (codes as wide as its
 /// size needs) takes fewer bytes as one string per row
@@ -120,7 +124,7 @@ fn holds_rows_better(dict: &Dictionary, rows: usize) -> bool {
         d if d < usize::from(u16::MAX) => 2.0,
         _ => 4.0,
     };
-    let as_rows = rows as f64 * (average + END_BYTES_PER_STRING);
+    let as_rows = rows as f64 * (average + ROW_END_BYTES_PER_STRING);
     let as_distinct = rows as f64 * code_bytes
         + distinct as f64 * (average + END_BYTES_PER_STRING + LOOKUP_BYTES_PER_STRING);
     as_rows < as_distinct

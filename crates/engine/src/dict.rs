@@ -148,8 +148,8 @@ impl Packer {
             .zip(self.0.symbol_lengths())
             .all(|(s, l)| s.to_u64().to_le_bytes()[..usize::from(*l)].is_ascii());
         let symbols = self.0.n_symbols();
-        for code in 0..ends.len() {
-            let packed = bytes.get(ends.range(code))?;
+        for range in ends.ranges_from(0) {
+            let packed = bytes.get(range)?;
             let mut i = 0;
             while i < packed.len() {
                 match packed[i] {
@@ -376,11 +376,23 @@ impl Verdicts {
 /// (every run of [`PACKED_RUN`] fits in 64 KiB: identifiers, URLs and
 /// names do), each end is two bytes from where its run starts, and a run's
 /// start is 8 bytes: 2.125 bytes a string. Otherwise 4 bytes a string
-/// while the arena is under 4 GiB, 8 after. A dictionary of nearly
-/// unique strings (a session id per event) has as many ends as rows, so
-/// their width counts.
+/// while the arena is under 4 GiB, 8 after.
+///
+/// A dictionary of per-row strings (a session id per event) has as many
+/// ends as rows, so their width counts: it starts as [`Ends::Lengths`],
+/// each string's length in one byte (1.125 bytes a string), and becomes
+/// packed once a string is 256 bytes or longer.
 #[derive(Debug, Clone)]
 enum Ends {
+    /// Each string's length (under 256 bytes), and where each run of
+    /// [`PACKED_RUN`] strings starts: an end is its run's start plus the
+    /// lengths up to it, summed (at most 64 bytes, read together). The
+    /// latest end is kept, so that appending one needs no sum.
+    Lengths {
+        starts: Vec<u64>,
+        lens: Vec<u8>,
+        last: u64,
+    },
     Packed {
         /// Where each run of strings starts in the arena.
         starts: Vec<u64>,
@@ -391,7 +403,8 @@ enum Ends {
     Wide(Vec<u64>),
 }
 
-/// How many consecutive strings share one start in [`Ends::Packed`].
+/// How many consecutive strings share one start in [`Ends::Packed`] and
+/// [`Ends::Lengths`].
 const PACKED_RUN: usize = 64;
 
 impl Default for Ends {
@@ -404,8 +417,18 @@ impl Default for Ends {
 }
 
 impl Ends {
+    /// Empty ends of per-row strings ([`Ends::Lengths`]).
+    fn of_rows() -> Ends {
+        Ends::Lengths {
+            starts: Vec::new(),
+            lens: Vec::new(),
+            last: 0,
+        }
+    }
+
     fn len(&self) -> usize {
         match self {
+            Ends::Lengths { lens, .. } => lens.len(),
             Ends::Packed { within, .. } => within.len(),
             Ends::Narrow(v) => v.len(),
             Ends::Wide(v) => v.len(),
@@ -415,6 +438,10 @@ impl Ends {
     #[inline]
     fn get(&self, code: usize) -> usize {
         match self {
+            Ends::Lengths { starts, lens, .. } => {
+                let run = code / PACKED_RUN;
+                starts[run] as usize + sum_lengths(&lens[run * PACKED_RUN..=code])
+            }
             Ends::Packed { starts, within } => {
                 starts[code / PACKED_RUN] as usize + usize::from(within[code])
             }
@@ -426,19 +453,83 @@ impl Ends {
     /// Where string `code` lies in the arena.
     #[inline]
     fn range(&self, code: usize) -> std::ops::Range<usize> {
+        if let Ends::Lengths { starts, lens, .. } = self {
+            let run = code / PACKED_RUN;
+            let start = starts[run] as usize + sum_lengths(&lens[run * PACKED_RUN..code]);
+            return start..start + usize::from(lens[code]);
+        }
         let start = if code == 0 { 0 } else { self.get(code - 1) };
         start..self.get(code)
     }
 
-    /// Every end, in code order.
-    fn all(&self) -> impl Iterator<Item = u64> + '_ {
-        (0..self.len()).map(|c| self.get(c) as u64)
+    /// Whether string `code` is empty.
+    #[inline]
+    fn is_empty_at(&self, code: usize) -> bool {
+        self.len_at(code) == 0
+    }
+
+    /// String `code`'s length in the arena.
+    #[inline]
+    fn len_at(&self, code: usize) -> usize {
+        match self {
+            Ends::Lengths { lens, .. } => usize::from(lens[code]),
+            _ => self.range(code).len(),
+        }
+    }
+
+    /// Every end, in code order (read in one pass, whatever the form).
+    fn all(&self) -> Box<dyn Iterator<Item = u64> + '_> {
+        match self {
+            Ends::Lengths { lens, .. } => Box::new(lens.iter().scan(0u64, |end, len| {
+                *end += u64::from(*len);
+                Some(*end)
+            })),
+            _ => Box::new((0..self.len()).map(|c| self.get(c) as u64)),
+        }
+    }
+
+    /// The place in the arena of every string from code `first` on, in
+    /// code order (one pass, whatever the form).
+    fn ranges_from(&self, first: usize) -> Box<dyn Iterator<Item = std::ops::Range<usize>> + '_> {
+        if first >= self.len() {
+            return Box::new(std::iter::empty());
+        }
+        match self {
+            Ends::Lengths { lens, .. } => {
+                let start = self.range(first).start;
+                Box::new(lens[first..].iter().scan(start, |start, len| {
+                    let range = *start..*start + usize::from(*len);
+                    *start = range.end;
+                    Some(range)
+                }))
+            }
+            _ => Box::new((first..self.len()).map(|c| self.range(c))),
+        }
     }
 
     /// Appends an end. One too far from its run's start lists every end
     /// (narrow or wide, as the arena's size needs), and one past 4 GiB
     /// widens them all.
     fn push(&mut self, end: usize) {
+        if let Ends::Lengths { starts, lens, last } = self {
+            if let Ok(len) = u8::try_from(end as u64 - *last) {
+                if lens.len().is_multiple_of(PACKED_RUN) {
+                    reserve_gently(starts, 1);
+                    starts.push(*last);
+                }
+                reserve_gently(lens, 1);
+                lens.push(len);
+                *last = end as u64;
+                return;
+            }
+            // A long string: every end listed as packed ends (or wider).
+            let mut packed = Ends::default();
+            packed.reserve_exact(lens.len() + 1);
+            for e in self.all().collect::<Vec<_>>() {
+                packed.push(e as usize);
+            }
+            *self = packed;
+        }
         let code = self.len();
         let new_run = code.is_multiple_of(PACKED_RUN);
         // A new run starts where the last string ended.
@@ -484,6 +575,10 @@ impl Ends {
     /// Makes room for `n` more ends, exactly.
     fn reserve_exact(&mut self, n: usize) {
         match self {
+            Ends::Lengths { starts, lens, .. } => {
+                starts.reserve_exact(n.div_ceil(PACKED_RUN));
+                lens.reserve_exact(n);
+            }
             Ends::Packed { starts, within } => {
                 starts.reserve_exact(n.div_ceil(PACKED_RUN));
                 within.reserve_exact(n);
@@ -497,6 +592,14 @@ impl Ends {
     /// first).
     fn pop(&mut self) {
         match self {
+            Ends::Lengths { starts, lens, last } => {
+                if let Some(len) = lens.pop() {
+                    *last -= u64::from(len);
+                    if lens.len().is_multiple_of(PACKED_RUN) {
+                        starts.pop();
+                    }
+                }
+            }
             Ends::Packed { starts, within } => {
                 if within.pop().is_some() && within.len().is_multiple_of(PACKED_RUN) {
                     starts.pop();
@@ -513,6 +616,10 @@ impl Ends {
 
     fn shrink_to_fit(&mut self) {
         match self {
+            Ends::Lengths { starts, lens, .. } => {
+                starts.shrink_to_fit();
+                lens.shrink_to_fit();
+            }
             Ends::Packed { starts, within } => {
                 starts.shrink_to_fit();
                 within.shrink_to_fit();
@@ -524,11 +631,19 @@ impl Ends {
 
     fn heap_bytes(&self) -> usize {
         match self {
+            Ends::Lengths { starts, lens, .. } => starts.capacity() * 8 + lens.capacity(),
             Ends::Packed { starts, within } => starts.capacity() * 8 + within.capacity() * 2,
             Ends::Narrow(v) => v.capacity() * 4,
             Ends::Wide(v) => v.capacity() * 8,
         }
     }
+}
+
+/// The sum of `lens` (at most [`PACKED_RUN`] of them), in a form the
+/// compiler vectorises.
+#[inline]
+fn sum_lengths(lens: &[u8]) -> usize {
+    lens.iter().map(|l| u32::from(*l)).sum::<u32>() as usize
 }
 
 /// Size in bytes from which a dictionary's arena and ends grow by a
@@ -633,6 +748,7 @@ impl Dictionary {
     fn per_row() -> Dictionary {
         Dictionary {
             per_row: true,
+            ends: Ends::of_rows(),
             ..Dictionary::default()
         }
     }
@@ -662,7 +778,7 @@ impl Dictionary {
         let mut d = Dictionary::per_row();
         d.packer = self.packer.clone();
         d.bytes
-            .reserve_exact(order.iter().map(|&r| self.stored(r).len()).sum());
+            .reserve_exact(order.iter().map(|&r| self.ends.len_at(r as usize)).sum());
         d.ends.reserve_exact(order.len());
         for &r in order {
             d.bytes.extend_from_slice(self.stored(r));
@@ -727,10 +843,28 @@ impl Dictionary {
     /// String `code`, unpacked into `buf` if the strings are packed.
     #[inline]
     pub fn str_in<'a>(&'a self, code: u32, buf: &'a mut Vec<u8>) -> &'a str {
+        self.str_of(self.ends.range(code as usize), buf)
+    }
+
+    /// Calls `each(code, string)` for every code from `first` on, in
+    /// order: one pass over the ends, where reading codes one by one
+    /// would sum a run of lengths for each ([`Ends::Lengths`]).
+    pub fn each_string_from(&self, first: u32, mut each: impl FnMut(u32, &str)) {
+        let mut buf = Vec::new();
+        for (code, range) in (first..).zip(self.ends.ranges_from(first as usize)) {
+            each(code, self.str_of(range, &mut buf));
+        }
+    }
+
+    /// The string stored at `range` of the arena, unpacked into `buf` if
+    /// the strings are packed.
+    #[inline]
+    fn str_of<'a>(&'a self, range: std::ops::Range<usize>, buf: &'a mut Vec<u8>) -> &'a str {
         match &self.packer {
-            None => str_at(&self.bytes, &self.ends, code),
+            // SAFETY: as in `str_at`: `range` lies between consecutive ends.
+            None => unsafe { std::str::from_utf8_unchecked(&self.bytes[range]) },
             Some(p) => {
-                p.unpack_into(self.stored(code), buf);
+                p.unpack_into(&self.bytes[range], buf);
                 // SAFETY: packing is lossless, and every packed string
                 // was packed from a `&str` (`push_row`) or checked to
                 // unpack to UTF-8 as it was read (`read_rows_from`).
@@ -809,10 +943,7 @@ impl Dictionary {
         }
         let mut hashes = Vec::with_capacity(self.len());
         hashes.extend_from_slice(held.as_ref().map_or(&[][..], |h| &h[..]));
-        let mut buf = Vec::new();
-        for code in known as u32..self.len() as u32 {
-            hashes.push(HASHER.hash_one(self.str_in(code, &mut buf)) as u32);
-        }
+        self.each_string_from(known as u32, |_, s| hashes.push(HASHER.hash_one(s) as u32));
         let hashes = Arc::new(hashes);
         *held = Some(hashes.clone());
         hashes
@@ -821,7 +952,7 @@ impl Dictionary {
     /// Whether string `code` is empty (read without unpacking it).
     #[inline]
     pub fn is_empty_at(&self, code: u32) -> bool {
-        self.ends.range(code as usize).is_empty()
+        self.ends.is_empty_at(code as usize)
     }
 
     /// Writes a dictionary of per-row strings: its packer, if any, then
@@ -845,7 +976,7 @@ impl Dictionary {
             1 => Some(Box::new(Packer::read_from(r)?)),
             _ => return Err(invalid("an unknown string packing")),
         };
-        let mut d = Dictionary::read_body(r, packer.is_none())?;
+        let mut d = Dictionary::read_body(r, packer.is_none(), Ends::of_rows())?;
         d.per_row = true;
         d.lowered = Vec::new();
         let ascii = match &packer {
@@ -857,8 +988,8 @@ impl Dictionary {
         };
         if let (Some(p), false) = (&packer, ascii) {
             let mut buf = Vec::new();
-            for code in 0..d.len() as u32 {
-                p.unpack_into(d.stored(code), &mut buf);
+            for range in d.ends.ranges_from(0) {
+                p.unpack_into(&d.bytes[range], &mut buf);
                 if std::str::from_utf8(&buf).is_err() {
                     return Err(invalid("a packed string that is not UTF-8"));
                 }
@@ -947,17 +1078,21 @@ impl Dictionary {
     }
 
     pub fn read_from<R: std::io::Read>(r: &mut Reader<R>) -> std::io::Result<Dictionary> {
-        Dictionary::read_body(r, true)
+        Dictionary::read_body(r, true, Ends::default())
     }
 
     /// What [`write_to`](Dictionary::write_to) wrote, each string checked
-    /// to be UTF-8 if `utf8` (packed strings are checked unpacked).
-    fn read_body<R: std::io::Read>(r: &mut Reader<R>, utf8: bool) -> std::io::Result<Dictionary> {
+    /// to be UTF-8 if `utf8` (packed strings are checked unpacked), their
+    /// ends read into `ends` (empty).
+    fn read_body<R: std::io::Read>(
+        r: &mut Reader<R>,
+        utf8: bool,
+        mut ends: Ends,
+    ) -> std::io::Result<Dictionary> {
         let bytes: Vec<u8> = r.vec()?;
         // Written as `u64`s whatever their width in memory, so that the
         // layout does not depend on the arena's size; read a chunk at a
         // time (no wide copy of a large dictionary's ends).
-        let mut ends = Ends::default();
         // `get` slices the arena unchecked for UTF-8: check it once here.
         let mut start = 0usize;
         let mut valid = true;
@@ -1040,9 +1175,7 @@ impl Dictionary {
         while lowered.peek().is_some_and(|(c, _)| (*c as usize) < v.len) {
             lowered.next();
         }
-        let mut buf = Vec::new();
-        for code in v.len as u32..self.len() as u32 {
-            let s = self.str_in(code, &mut buf);
+        self.each_string_from(v.len as u32, |code, s| {
             let lower = if self.per_row {
                 // Per-row strings keep no lower-cased copy.
                 lower_cased(s)
@@ -1053,7 +1186,7 @@ impl Dictionary {
                 }
             };
             v.push(pass(s, &lower));
-        }
+        });
         let v = Arc::new(v);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache.retain(|(k, _)| k != key);
@@ -1187,6 +1320,72 @@ mod tests {
         ends.push(big + 1);
         assert!(matches!(ends, Ends::Wide(_)));
         assert_eq!(ends.all().collect::<Vec<_>>(), [big as u64, big as u64 + 1]);
+    }
+
+    /// Per-row strings keep one byte of length each (and a start per run)
+    /// until one is 256 bytes or longer; every string reads back the same
+    /// by code, in one pass from any code, after a pop, and after the
+    /// lengths give way to packed ends; and a snapshot keeps them.
+    #[test]
+    fn per_row_ends_are_lengths_until_a_string_is_long() {
+        let rows: Vec<String> = (0..1000u64)
+            .map(|i| match i % 7 {
+                0 => String::new(),
+                1 => "ż".repeat(127),
+                _ => format!("s{:x}", i * 7919),
+            })
+            .collect();
+        let check = |d: &Dictionary, rows: &[String]| {
+            assert_eq!(d.len(), rows.len());
+            for (code, s) in rows.iter().enumerate() {
+                assert_eq!(d.get(code as u32), s, "code {code}");
+                assert_eq!(d.is_empty_at(code as u32), s.is_empty());
+            }
+            for first in [0, 1, 63, 64, 65, rows.len() - 1, rows.len()] {
+                let mut seen = Vec::new();
+                d.each_string_from(first as u32, |code, s| seen.push((code, s.to_string())));
+                let want: Vec<_> = (first as u32..).zip(rows[first..].iter().cloned()).collect();
+                assert_eq!(seen, want, "from {first}");
+            }
+        };
+        let mut d = Dictionary::per_row();
+        for s in &rows {
+            d.push_row(s);
+        }
+        let Ends::Lengths { starts, lens, .. } = &d.ends else {
+            panic!("per-row ends are lengths")
+        };
+        assert_eq!((starts.len(), lens.len()), (1000usize.div_ceil(64), 1000));
+        assert!(d.ends.heap_bytes() <= 1000 + 8 * 1000usize.div_ceil(64) + 64);
+        check(&d, &rows);
+
+        // Popping the first row of a run drops the run's start with it.
+        let mut rows = rows;
+        d.replace_last("replaced");
+        *rows.last_mut().unwrap() = "replaced".into();
+        check(&d, &rows);
+        for _ in 0..(1000 - 960) {
+            d.ends.pop();
+            rows.pop();
+        }
+        d.bytes.truncate(d.ends.all().last().unwrap() as usize);
+        d.push_row("again");
+        rows.push("again".into());
+        check(&d, &rows);
+
+        let mut buf = Vec::new();
+        d.write_rows_to(&mut Writer(&mut buf)).unwrap();
+        let back = Dictionary::read_rows_from(&mut Reader(&buf[..])).unwrap();
+        assert!(matches!(back.ends, Ends::Lengths { .. }));
+        check(&back, &rows);
+
+        // A 256-byte string: packed ends from then on, every string kept.
+        d.push_row(&"x".repeat(256));
+        rows.push("x".repeat(256));
+        assert!(matches!(d.ends, Ends::Packed { .. }));
+        d.push_row("after");
+        rows.push("after".into());
+        check(&d, &rows);
     }
 
     /// Codes settle as the dictionary grows: a string interned again gets
