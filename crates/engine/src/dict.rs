@@ -1344,7 +1344,9 @@ mod tests {
             for first in [0, 1, 63, 64, 65, rows.len() - 1, rows.len()] {
                 let mut seen = Vec::new();
                 d.each_string_from(first as u32, |code, s| seen.push((code, s.to_string())));
-                let want: Vec<_> = (first as u32..).zip(rows[first..].iter().cloned()).collect();
+                let want: Vec<_> = (first as u32..)
+                    .zip(rows[first..].iter().cloned())
+                    .collect();
                 assert_eq!(seen, want, "from {first}");
             }
         };

@@ -22,7 +22,7 @@ use roaring::RoaringBitmap;
 pub use crate::attr_column::{AttrColumn, Cell};
 use crate::attr_column::{
     CENTS_ABSENT, CENTS_NULL, INT_ABSENT, INT_NULL, NUM_ABSENT, NUM_NULL, Stored, cents_value,
-    permute,
+    permute, steps_value,
 };
 use crate::dict::Verdicts;
 use crate::seqs::Seqs;
@@ -644,6 +644,14 @@ enum RowTest<'p, 'c> {
         &'p flowseg_rules::plan::NumberTest,
         Option<(i32, i32)>,
     ),
+    /// Whole steps of `step` hundredths, under a numeric test; for a
+    /// range, its inclusive bounds in steps ([`steps_range`]).
+    Steps(
+        &'c [i16],
+        i32,
+        &'p flowseg_rules::plan::NumberTest,
+        Option<(i32, i32)>,
+    ),
     /// Anything else: decoded cell by cell.
     Cells,
 }
@@ -678,6 +686,12 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
             (Some(Stored::Cents(v)), AttrTest::Number(t)) => {
                 RowTest::Cents(v, t, inclusive_range(t).map(cents_range))
             }
+            (Some(Stored::Steps(v, step)), AttrTest::Number(t)) => RowTest::Steps(
+                v,
+                step,
+                t,
+                inclusive_range(t).map(|r| steps_range(cents_range(r), step)),
+            ),
             (Some(Stored::Bools(v)), _) => {
                 // Only 0..=3 are stored; any other byte reads as absent.
                 let mut table = Box::new([u8::from(absent); 256]);
@@ -721,6 +735,9 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
             RowTest::Numbers(values, test) => self.number_passes(values[r], test),
             RowTest::Integers(values, test) => self.integer_passes(values[r], test),
             RowTest::Cents(values, test, range) => self.cents_passes(values[r], test, *range),
+            RowTest::Steps(values, step, test, range) => {
+                self.steps_passes(values[r], *step, test, *range)
+            }
             RowTest::Cells => self.cell_passes(row),
         }
     }
@@ -762,6 +779,16 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
         {
             // SAFETY: as above.
             return word & unsafe { self.cents_passing_avx2(values, *bounds) };
+        }
+        #[cfg(target_arch = "x86_64")]
+        if AVX2
+            && let RowTest::Steps(values, _, _, Some(bounds)) = &self.stored
+            && let Some(Ok(values)) = values
+                .get(first as usize..first as usize + len)
+                .map(<&[i16; 64]>::try_from)
+        {
+            // SAFETY: as above.
+            return word & unsafe { self.steps_passing_avx2(values, *bounds) };
         }
         let mut flags = [0u8; 64];
         for (i, f) in flags.iter_mut().enumerate() {
@@ -835,6 +862,32 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
         self.word_verdicts(positive, absent, null)
     }
 
+    /// [`cents_passing_avx2`](PreparedFilter::cents_passing_avx2) for a
+    /// column of steps, with the range's inclusive `bounds` in steps:
+    /// each 8 steps widened to 32 bits, then compared as cents are.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn steps_passing_avx2(&self, values: &[i16; 64], (lo, hi): (i32, i32)) -> u64 {
+        use std::arch::x86_64::*;
+        let (lo, hi) = (_mm256_set1_epi32(lo), _mm256_set1_epi32(hi));
+        let (absent_k, null_k) = (
+            _mm256_set1_epi32(INT_ABSENT.into()),
+            _mm256_set1_epi32(INT_NULL.into()),
+        );
+        let (mut positive, mut absent, mut null) = (0u64, 0u64, 0u64);
+        for (j, eight) in values.chunks_exact(8).enumerate() {
+            // SAFETY: `eight` holds the 8 values read (16 bytes).
+            let v = _mm256_cvtepi16_epi32(unsafe { _mm_loadu_si128(eight.as_ptr().cast()) });
+            let outside = _mm256_or_si256(_mm256_cmpgt_epi32(lo, v), _mm256_cmpgt_epi32(v, hi));
+            let mask =
+                |m: __m256i| u64::from(_mm256_movemask_ps(_mm256_castsi256_ps(m)) as u8) << (8 * j);
+            positive |= !mask(outside) & (0xff << (8 * j));
+            absent |= mask(_mm256_cmpeq_epi32(v, absent_k));
+            null |= mask(_mm256_cmpeq_epi32(v, null_k));
+        }
+        self.word_verdicts(positive, absent, null)
+    }
+
     /// Clears `flags[i]` (0 or 1) for each row `first + i` that does not
     /// pass: [`passes`](PreparedFilter::passes) over a run of rows, with
     /// the column's storage matched once for the run.
@@ -881,6 +934,9 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
             RowTest::Cents(values, test, range) => {
                 each(flags, &values[rows], |c| self.cents_passes(c, test, *range))
             }
+            RowTest::Steps(values, step, test, range) => each(flags, &values[rows], |k| {
+                self.steps_passes(k, *step, test, *range)
+            }),
             RowTest::Cells => {
                 for (row, f) in (first..).zip(flags.iter_mut()) {
                     *f &= u8::from(self.cell_passes(row));
@@ -925,6 +981,29 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
                 let positive = match range {
                     Some((lo, hi)) => lo <= c && c <= hi,
                     None => test.matches(cents_value(c)),
+                };
+                positive != self.plan.negated
+            }
+        }
+    }
+
+    /// A stored number of steps' verdict, through the range in steps
+    /// when the test is one.
+    #[inline(always)]
+    fn steps_passes(
+        &self,
+        k: i16,
+        step: i32,
+        test: &flowseg_rules::plan::NumberTest,
+        range: Option<(i32, i32)>,
+    ) -> bool {
+        match k {
+            INT_ABSENT => self.absent,
+            INT_NULL => self.null,
+            k => {
+                let positive = match range {
+                    Some((lo, hi)) => lo <= i32::from(k) && i32::from(k) <= hi,
+                    None => test.matches(steps_value(k, step)),
                 };
                 positive != self.plan.negated
             }
@@ -996,6 +1075,22 @@ fn inclusive_bounds(lo: f64, lo_inclusive: bool, hi: f64, hi_inclusive: bool) ->
         (false, hi) => hi.next_down(),
     };
     (lo, hi)
+}
+
+/// An inclusive range of hundredths (as [`cents_range`] gives) as the
+/// inclusive range of the whole steps of `step` hundredths in it (every
+/// stored step count stands for `k * step` hundredths, exactly). Empty
+/// stays empty: `(i32::MAX, i32::MIN)`, or any `lo > hi`.
+fn steps_range((lo, hi): (i32, i32), step: i32) -> (i32, i32) {
+    if lo > hi {
+        return (i32::MAX, i32::MIN);
+    }
+    let step = i64::from(step);
+    // The least `k` with `k * step >= lo`, and the greatest with
+    // `k * step <= hi`; both within `i32`, as `|lo|, |hi| <= 2^31`.
+    let first = -(-i64::from(lo)).div_euclid(step);
+    let last = i64::from(hi).div_euclid(step);
+    (first as i32, last as i32)
 }
 
 /// An inclusive range of numbers as the inclusive range of the stored
@@ -1345,6 +1440,76 @@ mod tests {
             (f64::NAN, true, 1.0, true),
         ];
         ranges_agree(&p, &values, &ranges);
+    }
+
+    /// Whole steps of a quarter (two bytes a row after the merge), down
+    /// to the reserved values' neighbours, under ranges whose ends fall
+    /// on, between and beyond the steps.
+    #[test]
+    fn steps_ranges_decided_a_word_at_a_time_agree_with_each_row() {
+        let samples = [
+            -1.5, 0.0, 0.25, 199.75, 200.0, 200.5, 350.25, 8_191.75, -8_191.5,
+        ];
+        let (p, values) = partition_of_numbers(&samples);
+        assert_eq!(p.attrs[0].cell_bytes(), 2, "stored as steps");
+        let ranges = [
+            (200.0, false, f64::INFINITY, true),
+            (200.0, true, 350.25, false),
+            (f64::NEG_INFINITY, true, 0.0, true),
+            (199.75, true, 199.75, true),
+            (199.8, true, 200.4, true),
+            (200.1, true, 200.2, true),
+            (0.25, false, 0.25, true),
+            (f64::NEG_INFINITY, false, -8_191.5, true),
+            (f64::NEG_INFINITY, true, -8_191.6, true),
+            (8_191.75, true, f64::INFINITY, false),
+            (3e10, true, f64::INFINITY, true),
+            (f64::NEG_INFINITY, true, -3e10, true),
+            (350.25, true, 200.0, true),
+            (f64::NAN, true, 1.0, true),
+        ];
+        ranges_agree(&p, &values, &ranges);
+    }
+
+    /// A range in hundredths becomes the exact range of steps in it: the
+    /// first step's hundredths are in it and the one before is not, at
+    /// each end.
+    #[test]
+    fn a_range_in_steps_starts_and_ends_where_the_hundredths_do() {
+        use super::steps_range;
+        let ends = [
+            i32::MIN + 2,
+            -1_000_001,
+            -26,
+            -25,
+            -24,
+            -1,
+            0,
+            1,
+            24,
+            25,
+            26,
+            99,
+            i32::MAX,
+        ];
+        for step in [1, 7, 25, 100, 1 << 20, i32::MAX] {
+            for lo in ends {
+                for hi in ends {
+                    let (first, last) = steps_range((lo, hi), step);
+                    let at = |k: i64| k * i64::from(step);
+                    let (first, last) = (i64::from(first), i64::from(last));
+                    let (lo, hi) = (i64::from(lo), i64::from(hi));
+                    if first > last {
+                        // Empty: no multiple of the step lies in it.
+                        assert!(lo > hi || hi.div_euclid(step.into()) * i64::from(step) < lo);
+                        continue;
+                    }
+                    assert!(at(first) >= lo && at(first - 1) < lo, "{lo} by {step}");
+                    assert!(at(last) <= hi && at(last + 1) > hi, "{hi} by {step}");
+                }
+            }
+        }
+        assert_eq!(steps_range((i32::MAX, i32::MIN), 25), (i32::MAX, i32::MIN));
     }
 
     /// The bounds in hundredths are exact: the first passes and the one
