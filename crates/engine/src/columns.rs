@@ -14,6 +14,9 @@ use crate::narrow::{CODE_ABSENT, CODE_NULL, Code, Codes, Dates, Numbers};
 use crate::scan::{InScope, Selection, WholeColumn};
 use crate::snapshot::{Reader, Writer, invalid};
 
+// A column is one per contact field, a few per account, so the text
+// variant's size (its dictionary inline) costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Column {
     Text {

@@ -386,12 +386,12 @@ impl Verdicts {
 enum Ends {
     /// Each string's length (under 256 bytes), and where each run of
     /// [`PACKED_RUN`] strings starts: an end is its run's start plus the
-    /// lengths up to it, summed (at most 64 bytes, read together). The
-    /// latest end is kept, so that appending one needs no sum.
+    /// lengths up to it, summed (at most 64 bytes, read together).
+    /// `starts` holds one more: the last string's end, so that appending
+    /// needs no sum (it becomes the next run's start when one begins).
     Lengths {
         starts: Vec<u64>,
         lens: Vec<u8>,
-        last: u64,
     },
     Packed {
         /// Where each run of strings starts in the arena.
@@ -420,9 +420,8 @@ impl Ends {
     /// Empty ends of per-row strings ([`Ends::Lengths`]).
     fn of_rows() -> Ends {
         Ends::Lengths {
-            starts: Vec::new(),
+            starts: vec![0],
             lens: Vec::new(),
-            last: 0,
         }
     }
 
@@ -511,15 +510,18 @@ impl Ends {
     /// (narrow or wide, as the arena's size needs), and one past 4 GiB
     /// widens them all.
     fn push(&mut self, end: usize) {
-        if let Ends::Lengths { starts, lens, last } = self {
+        if let Ends::Lengths { starts, lens } = self {
+            let last = starts.last_mut().expect("the last end is listed");
             if let Ok(len) = u8::try_from(end as u64 - *last) {
                 if lens.len().is_multiple_of(PACKED_RUN) {
+                    // The last end starts the new run; the new end follows.
                     reserve_gently(starts, 1);
-                    starts.push(*last);
+                    starts.push(end as u64);
+                } else {
+                    *last = end as u64;
                 }
                 reserve_gently(lens, 1);
                 lens.push(len);
-                *last = end as u64;
                 return;
             }
             // A long string: every end listed as packed ends (or wider).
@@ -576,7 +578,7 @@ impl Ends {
     fn reserve_exact(&mut self, n: usize) {
         match self {
             Ends::Lengths { starts, lens, .. } => {
-                starts.reserve_exact(n.div_ceil(PACKED_RUN));
+                starts.reserve_exact(n.div_ceil(PACKED_RUN) + 1);
                 lens.reserve_exact(n);
             }
             Ends::Packed { starts, within } => {
@@ -592,11 +594,13 @@ impl Ends {
     /// first).
     fn pop(&mut self) {
         match self {
-            Ends::Lengths { starts, lens, last } => {
+            Ends::Lengths { starts, lens } => {
                 if let Some(len) = lens.pop() {
-                    *last -= u64::from(len);
                     if lens.len().is_multiple_of(PACKED_RUN) {
+                        // The run is gone: its start is the last end.
                         starts.pop();
+                    } else {
+                        *starts.last_mut().expect("the last end is listed") -= u64::from(len);
                     }
                 }
             }
@@ -1357,8 +1361,12 @@ mod tests {
         let Ends::Lengths { starts, lens, .. } = &d.ends else {
             panic!("per-row ends are lengths")
         };
-        assert_eq!((starts.len(), lens.len()), (1000usize.div_ceil(64), 1000));
-        assert!(d.ends.heap_bytes() <= 1000 + 8 * 1000usize.div_ceil(64) + 64);
+        assert_eq!(
+            (starts.len(), lens.len()),
+            (1000usize.div_ceil(64) + 1, 1000)
+        );
+        d.ends.shrink_to_fit();
+        assert_eq!(d.ends.heap_bytes(), 1000 + 8 * (1000usize.div_ceil(64) + 1));
         check(&d, &rows);
 
         // Popping the first row of a run drops the run's start with it.
