@@ -1,16 +1,21 @@
 //! The event seq of each row of a partition (its key in the store's log),
 //! kept compressed: a seq is read only to list a contact's events or to
 //! name them for erasure, never while a rule is evaluated, yet four bytes
-//! a row were an eighth of the index at `large`.
+//! a row were an eighth of the index at `large`, and one byte a row still
+//! a twelfth.
 //!
 //! Base rows are sorted by (contact, time), and a contact's events mostly
 //! arrive in time order, so each row's seq is stored as its difference
-//! from the row before, zigzagged and in LEB128: one byte for events of
-//! one contact stored one after another (a bulk import), two or three for
-//! a contact's events arriving among many others' (a live stream). Every
-//! [`BLOCK`]-th row starts afresh with its whole seq and its byte position
-//! is marked, so a row is found by decoding at most a block. Rows of the
-//! pending tail keep a plain `u32` until the next merge.
+//! from the row before, in *nibbles*: groups of three bits, low group
+//! first, each with a bit saying another follows. A block whose
+//! differences are all positive (a bulk import, contact after contact)
+//! stores each difference less one, so that a partition holding every
+//! third of its contacts' events (a visit among other events) takes half
+//! a byte a row; another stores them zigzagged (signed). Every
+//! [`BLOCK`]-th row starts afresh with its whole seq, and its nibble
+//! position and the block's form are marked, so a row is found by
+//! decoding at most a block. Rows of the pending tail keep a plain `u32`
+//! until the next merge.
 
 use std::ops::Range;
 
@@ -19,9 +24,11 @@ const BLOCK: usize = 128;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Seqs {
-    /// The base rows' seqs, encoded as the module says.
+    /// The base rows' seqs, encoded as the module says, two nibbles a
+    /// byte (the low one first).
     bytes: Vec<u8>,
-    /// The byte position of every [`BLOCK`]-th base row.
+    /// For every [`BLOCK`]-th base row, its nibble position, shifted
+    /// left by one, and 1 if its block's differences are all positive.
     marks: Vec<u64>,
     base_len: usize,
     /// The tail rows' seqs, in row order.
@@ -31,19 +38,21 @@ pub(crate) struct Seqs {
 impl Seqs {
     /// The seqs of a merged base, `seqs[r]` being row `r`'s.
     pub(crate) fn of_base(seqs: &[u32]) -> Seqs {
-        let mut bytes = Vec::with_capacity(seqs.len() + seqs.len() / 8);
+        let mut out = Nibbles::default();
+        out.bytes.reserve(seqs.len() / 2 + seqs.len() / 8);
         let mut marks = Vec::with_capacity(seqs.len().div_ceil(BLOCK));
         for block in seqs.chunks(BLOCK) {
-            marks.push(bytes.len() as u64);
-            let mut previous = 0u32;
-            for &seq in block {
-                put_varint(&mut bytes, zigzag(i64::from(seq) - i64::from(previous)));
-                previous = seq;
+            let rising = block.windows(2).all(|w| w[1] > w[0]);
+            marks.push((out.len << 1) | u64::from(rising));
+            out.put(u64::from(block[0]));
+            for w in block.windows(2) {
+                let d = i64::from(w[1]) - i64::from(w[0]);
+                out.put(if rising { (d - 1) as u64 } else { zigzag(d) });
             }
         }
-        bytes.shrink_to_fit();
+        out.bytes.shrink_to_fit();
         Seqs {
-            bytes,
+            bytes: out.bytes,
             marks,
             base_len: seqs.len(),
             tail: Vec::new(),
@@ -97,32 +106,47 @@ impl Seqs {
 }
 
 /// Where a decoding stands: the next row it would read and that row's
-/// byte position, and the seq of the row before. The default stands at
-/// row 0, the start of the first block (its mark is byte 0).
+/// nibble position, the seq of the row before, and whether the block's
+/// differences are stored less one (all positive). The default stands at
+/// no row: its first seek goes to a mark.
 #[derive(Default)]
 struct Cursor {
     row: usize,
-    at: usize,
+    at: u64,
     previous: u32,
+    rising: bool,
+    placed: bool,
 }
 
 impl Cursor {
     /// Base row `row`'s seq: decoded on from where the cursor stands if
     /// `row` is at most a block ahead of it, else from the row's mark.
     fn seek(&mut self, seqs: &Seqs, row: usize) -> u32 {
-        if row < self.row || row - self.row > BLOCK {
-            let block = row / BLOCK;
-            self.row = block * BLOCK;
-            self.at = seqs.marks[block] as usize;
+        if !self.placed || row < self.row || row - self.row > BLOCK {
+            self.row = row / BLOCK * BLOCK;
+            self.placed = true;
         }
         loop {
-            if self.row.is_multiple_of(BLOCK) {
-                // Each block starts afresh.
-                self.previous = 0;
-            }
-            let (value, next) = get_varint(&seqs.bytes, self.at);
+            let (value, next) = if self.row.is_multiple_of(BLOCK) {
+                // Each block starts afresh, with its whole seq.
+                let mark = seqs.marks[self.row / BLOCK];
+                self.rising = mark & 1 == 1;
+                let (seq, next) = get_nibbles(&seqs.bytes, mark >> 1);
+                self.previous = seq as u32;
+                (None, next)
+            } else {
+                let (value, next) = get_nibbles(&seqs.bytes, self.at);
+                (Some(value), next)
+            };
             self.at = next;
-            self.previous = (i64::from(self.previous) + unzigzag(value)) as u32;
+            if let Some(value) = value {
+                let d = if self.rising {
+                    value as i64 + 1
+                } else {
+                    unzigzag(value)
+                };
+                self.previous = (i64::from(self.previous) + d) as u32;
+            }
             self.row += 1;
             if self.row > row {
                 return self.previous;
@@ -139,26 +163,49 @@ fn unzigzag(v: u64) -> i64 {
     (v >> 1) as i64 ^ -((v & 1) as i64)
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
+/// A stream of nibbles, two a byte (the low one first).
+#[derive(Default)]
+struct Nibbles {
+    bytes: Vec<u8>,
+    len: u64,
 }
 
-/// The varint at `at` and the position after it.
-fn get_varint(bytes: &[u8], mut at: usize) -> (u64, usize) {
+impl Nibbles {
+    /// Appends `v` in groups of three bits, low first; every group but
+    /// the last has its fourth bit set.
+    fn put(&mut self, mut v: u64) {
+        loop {
+            let group = (v & 7) as u8;
+            v >>= 3;
+            self.push(if v == 0 { group } else { group | 8 });
+            if v == 0 {
+                return;
+            }
+        }
+    }
+
+    fn push(&mut self, nibble: u8) {
+        if self.len.is_multiple_of(2) {
+            self.bytes.push(nibble);
+        } else {
+            *self.bytes.last_mut().expect("an odd nibble has its byte") |= nibble << 4;
+        }
+        self.len += 1;
+    }
+}
+
+/// The value whose nibbles start at nibble `at`, and the nibble after.
+fn get_nibbles(bytes: &[u8], mut at: u64) -> (u64, u64) {
     let mut v = 0u64;
     let mut shift = 0;
     loop {
-        let b = bytes[at];
+        let nibble = (bytes[(at / 2) as usize] >> ((at & 1) * 4)) & 0xf;
         at += 1;
-        v |= u64::from(b & 0x7f) << shift;
-        if b < 0x80 {
+        v |= u64::from(nibble & 7) << shift;
+        if nibble < 8 {
             return (v, at);
         }
-        shift += 7;
+        shift += 3;
     }
 }
 
@@ -220,12 +267,39 @@ mod tests {
         }
     }
 
+    /// Rising seqs a few apart take a nibble a row; a block that goes
+    /// back takes its differences signed, and the blocks around it are
+    /// read right.
     #[test]
-    fn a_contacts_consecutive_seqs_take_a_byte_each() {
-        let base: Vec<u32> = (1_000_000..1_000_000 + 100 * BLOCK as u32).collect();
+    fn rising_seqs_a_few_apart_take_half_a_byte_a_row() {
+        // Steps of 1 to 8, starting at 1,000,000 (7 nibbles whole).
+        let base: Vec<u32> = (0..100 * BLOCK as u32)
+            .scan(1_000_000u32, |s, i| {
+                *s += 1 + i % 8;
+                Some(*s)
+            })
+            .collect();
         let seqs = Seqs::of_base(&base);
-        // Each block's first seq whole (3 bytes), then a byte a row.
-        assert_eq!(seqs.bytes.len(), 100 * (BLOCK - 1 + 3));
+        assert!(seqs.marks.iter().all(|m| m & 1 == 1), "every block rises");
+        // Each block's first seq whole, then a nibble a row.
+        assert_eq!(seqs.bytes.len(), (100 * (BLOCK - 1 + 7)).div_ceil(2));
         assert_eq!(seqs.all(), base);
+
+        let mut falling = base.clone();
+        falling.swap(BLOCK + 5, BLOCK + 6);
+        let seqs = Seqs::of_base(&falling);
+        let rising: Vec<u64> = seqs.marks.iter().map(|m| m & 1).take(3).collect();
+        assert_eq!(rising, [1, 0, 1]);
+        assert_eq!(seqs.all(), falling);
+        for r in [
+            BLOCK - 1,
+            BLOCK,
+            BLOCK + 5,
+            BLOCK + 6,
+            2 * BLOCK,
+            2 * BLOCK + 1,
+        ] {
+            assert_eq!(seqs.get(r), falling[r], "row {r}");
+        }
     }
 }
