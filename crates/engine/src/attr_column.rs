@@ -38,6 +38,10 @@ pub(crate) const INT_NULL: i16 = i16::MIN + 1;
 /// so that a range of cents never takes them in.
 pub(crate) const CENTS_ABSENT: i32 = i32::MIN;
 pub(crate) const CENTS_NULL: i32 = i32::MIN + 1;
+/// Byte-steps-column bytes for `null` and "absent"; step counts use the
+/// rest ([`AttrData::ByteSteps`]).
+pub(crate) const BYTE_NULL: u8 = 254;
+pub(crate) const BYTE_ABSENT: u8 = 255;
 /// Boolean-column bytes.
 const BOOL_FALSE: u8 = 0;
 const BOOL_TRUE: u8 = 1;
@@ -62,6 +66,10 @@ pub(crate) enum Stored<'a> {
     /// `cents_value(k * step)`); "absent" and `null` are [`INT_ABSENT`]
     /// and [`INT_NULL`].
     Steps(&'a [i16], i32),
+    /// Step counts in a byte: `(bytes, base, step)`, the number being
+    /// [`byte_steps_value`]; `null` and "absent" are [`BYTE_NULL`] and
+    /// [`BYTE_ABSENT`].
+    ByteSteps(&'a [u8], i32, i32),
     /// Booleans: `false` 0, `true` 1, "absent" 2, `null` 3.
     Bools(&'a [u8]),
     /// Per-row strings ([`AttrData::RowStrings`]): read through
@@ -87,6 +95,18 @@ enum AttrData {
     Steps {
         step: i32,
         v: Vec<i16>,
+    },
+    /// Numbers that took at most 254 values, evenly spaced or not, on a
+    /// grid of `step` hundredths from `base` hundredths (the least): each
+    /// row holds its count of steps from the base in a byte (a rating, a
+    /// quantity, a count of search results). Chosen at a merge
+    /// ([`as_byte_steps`]); a number off the grid or past 253 steps turns
+    /// the column into cents (or wider). A test reads it as it reads
+    /// one-byte codes: a verdict per byte value.
+    ByteSteps {
+        base: i32,
+        step: i32,
+        v: Vec<u8>,
     },
     Bool(Vec<u8>),
     Mixed(Vec<Cell>),
@@ -199,6 +219,71 @@ pub(crate) fn cents_value(c: i32) -> f64 {
     f64::from(c) / 100.0
 }
 
+/// A number column's row, as [`as_byte_steps`] reads it.
+#[derive(Clone, Copy)]
+enum Slot {
+    Absent,
+    Null,
+    Cents(i32),
+}
+
+/// A number column of `len` rows (`slot(r)` being row `r`) as counts of
+/// steps from the least number in a byte ([`AttrData::ByteSteps`]): the
+/// step is the greatest common divisor of every number's distance from
+/// the least, in hundredths, and the greatest must be at most 253 steps
+/// away. `None` if it is further, or no row holds a number.
+fn as_byte_steps(len: usize, slot: impl Fn(usize) -> Slot) -> Option<AttrData> {
+    let (mut lo, mut hi) = (i32::MAX, i32::MIN);
+    for r in 0..len {
+        if let Slot::Cents(c) = slot(r) {
+            lo = lo.min(c);
+            hi = hi.max(c);
+        }
+    }
+    if lo > hi {
+        return None;
+    }
+    let above = |c: i32| (i64::from(c) - i64::from(lo)) as u64;
+    let step = (0..len).fold(0u64, |g, r| match slot(r) {
+        Slot::Cents(c) => gcd(g, above(c)),
+        _ => g,
+    });
+    let step = step.max(1);
+    if above(hi) / step > u64::from(BYTE_NULL - 1) {
+        return None;
+    }
+    let step = i32::try_from(step).ok()?;
+    let mut v = Vec::with_capacity(len);
+    for r in 0..len {
+        v.push(match slot(r) {
+            Slot::Absent => BYTE_ABSENT,
+            Slot::Null => BYTE_NULL,
+            Slot::Cents(c) => (above(c) / step as u64) as u8,
+        });
+    }
+    Some(AttrData::ByteSteps { base: lo, step, v })
+}
+
+/// The number `k` steps of `step` hundredths from `base` hundredths stand
+/// for (as [`cents_value`] reads those hundredths; computed wide, so that
+/// any byte value has one).
+#[inline(always)]
+pub(crate) fn byte_steps_value(k: u8, base: i32, step: i32) -> f64 {
+    (i64::from(base) + i64::from(k) * i64::from(step)) as f64 / 100.0
+}
+
+/// `c` hundredths as a count of `step`s from `base`, if it is a whole one
+/// that fits a byte beside the reserved values.
+fn in_byte_steps(c: i32, base: i32, step: i32) -> Option<u8> {
+    let above = i64::from(c) - i64::from(base);
+    if above < 0 || above % i64::from(step) != 0 {
+        return None;
+    }
+    u8::try_from(above / i64::from(step))
+        .ok()
+        .filter(|k| *k < BYTE_NULL)
+}
+
 /// `cents` (a cents column's values) as whole steps of their greatest
 /// common divisor, if every step count fits [`i16`] beside the reserved
 /// values (and some row holds a number).
@@ -206,7 +291,7 @@ fn as_steps(cents: &[i32]) -> Option<(i32, Vec<i16>)> {
     let step = cents
         .iter()
         .filter(|c| **c > CENTS_NULL)
-        .fold(0u32, |g, c| gcd(g, c.unsigned_abs()));
+        .fold(0u64, |g, c| gcd(g, c.unsigned_abs().into()));
     let step = i32::try_from(step).ok().filter(|s| *s > 0)?;
     // Sized up front: collecting through `Option` would grow it by
     // doubling, up to twice the room.
@@ -237,7 +322,7 @@ pub(crate) fn steps_value(k: i16, step: i32) -> f64 {
     cents_value(i32::from(k) * step)
 }
 
-fn gcd(mut a: u32, mut b: u32) -> u32 {
+fn gcd(mut a: u64, mut b: u64) -> u64 {
     while b != 0 {
         (a, b) = (b, a % b);
     }
@@ -282,6 +367,7 @@ impl AttrColumn {
             AttrData::Integer(v) => v.len(),
             AttrData::Cents(v) => v.len(),
             AttrData::Steps { v, .. } => v.len(),
+            AttrData::ByteSteps { v, .. } => v.len(),
             AttrData::Bool(v) => v.len(),
             AttrData::Mixed(v) => v.len(),
             AttrData::RowStrings { .. } => self.dict.len(),
@@ -303,7 +389,7 @@ impl AttrColumn {
     pub fn cell_bytes(&self) -> usize {
         match &self.data {
             AttrData::RowStrings { .. } => 0,
-            AttrData::Text(Codes::U8(_)) | AttrData::Bool(_) => 1,
+            AttrData::Text(Codes::U8(_)) | AttrData::Bool(_) | AttrData::ByteSteps { .. } => 1,
             AttrData::Text(Codes::U16(_)) | AttrData::Integer(_) | AttrData::Steps { .. } => 2,
             AttrData::Text(Codes::U32(_)) | AttrData::Cents(_) => 4,
             AttrData::Number(_) => 8,
@@ -328,6 +414,7 @@ impl AttrColumn {
             AttrData::Integer(v) => slot(v, row),
             AttrData::Cents(v) => slot(v, row),
             AttrData::Steps { v, .. } => slot(v, row),
+            AttrData::ByteSteps { v, .. } => slot(v, row),
             AttrData::Bool(v) => slot(v, row),
             AttrData::Mixed(v) => slot(v, row),
             AttrData::RowStrings { .. } => {}
@@ -345,6 +432,7 @@ impl AttrColumn {
             AttrData::Integer(v) => Stored::Integers(v),
             AttrData::Cents(v) => Stored::Cents(v),
             AttrData::Steps { step, v } => Stored::Steps(v, *step),
+            AttrData::ByteSteps { base, step, v } => Stored::ByteSteps(v, *base, *step),
             AttrData::Bool(v) => Stored::Bools(v),
             AttrData::Mixed(_) => Stored::Mixed,
             AttrData::RowStrings { .. } => Stored::RowStrings,
@@ -383,6 +471,11 @@ impl AttrColumn {
                 INT_ABSENT => Cell::Absent,
                 INT_NULL => Cell::Null,
                 k => Cell::Num(steps_value(k, *step)),
+            },
+            AttrData::ByteSteps { base, step, v } => match v[r] {
+                BYTE_ABSENT => Cell::Absent,
+                BYTE_NULL => Cell::Null,
+                k => Cell::Num(byte_steps_value(k, *base, *step)),
             },
             AttrData::Bool(v) => match v[r] {
                 BOOL_FALSE => Cell::Bool(false),
@@ -440,6 +533,10 @@ impl AttrColumn {
                 k.number = v.iter().any(|i| *i > INT_NULL);
                 k.null = v.contains(&INT_NULL);
             }
+            AttrData::ByteSteps { v, .. } => {
+                k.number = v.iter().any(|b| *b < BYTE_NULL);
+                k.null = v.contains(&BYTE_NULL);
+            }
             AttrData::Bool(v) => {
                 k.boolean = v.iter().any(|b| *b <= BOOL_TRUE);
                 k.null = v.contains(&BOOL_NULL);
@@ -474,6 +571,10 @@ impl AttrColumn {
             AttrData::Steps { step, v } => {
                 let k = v[row as usize];
                 (k > INT_NULL).then(|| steps_value(k, *step))
+            }
+            AttrData::ByteSteps { base, step, v } => {
+                let k = v[row as usize];
+                (k < BYTE_NULL).then(|| byte_steps_value(k, *base, *step))
             }
             AttrData::Mixed(v) => match v[row as usize] {
                 Cell::Num(x) => Some(x),
@@ -573,6 +674,7 @@ impl AttrColumn {
             AttrData::Integer(v) => v.push(INT_ABSENT),
             AttrData::Cents(v) => v.push(CENTS_ABSENT),
             AttrData::Steps { v, .. } => v.push(INT_ABSENT),
+            AttrData::ByteSteps { v, .. } => v.push(BYTE_ABSENT),
             AttrData::Bool(v) => v.push(BOOL_ABSENT),
             AttrData::Mixed(v) => v.push(Cell::Absent),
         }
@@ -636,7 +738,15 @@ impl AttrColumn {
             (AttrData::Steps { step, v }, Cell::Num(x)) => {
                 match as_cents(x).and_then(|c| in_steps(c, *step)) {
                     Some(k) => set_int(v, row, k),
-                    None => false,
+                    None => return self.widen_to_cents(row, cell),
+                }
+            }
+            (AttrData::ByteSteps { v, .. }, Cell::Absent) => set_byte(v, row, BYTE_ABSENT),
+            (AttrData::ByteSteps { v, .. }, Cell::Null) => set_byte(v, row, BYTE_NULL),
+            (AttrData::ByteSteps { base, step, v }, Cell::Num(x)) => {
+                match as_cents(x).and_then(|c| in_byte_steps(c, *base, *step)) {
+                    Some(k) => set_byte(v, row, k),
+                    None => return self.widen_to_cents(row, cell),
                 }
             }
             (AttrData::Bool(v), Cell::Absent) => set_byte(v, row, BOOL_ABSENT),
@@ -647,6 +757,36 @@ impl AttrColumn {
         if !stored {
             self.retype(row, cell);
         }
+    }
+
+    /// Turns a column of steps back into cents (every value of one is a
+    /// whole number of hundredths), then sets `cell` at `row` there: a
+    /// number off the steps' grid costs a pass over the column, not the
+    /// rebuild through cells that [`retype`](AttrColumn::retype) is.
+    fn widen_to_cents(&mut self, row: usize, cell: Cell) {
+        let cents = match &self.data {
+            AttrData::Steps { step, v } => v
+                .iter()
+                .map(|k| match *k {
+                    INT_ABSENT => CENTS_ABSENT,
+                    INT_NULL => CENTS_NULL,
+                    k => i32::from(k) * step,
+                })
+                .collect(),
+            AttrData::ByteSteps { base, step, v } => v
+                .iter()
+                .map(|k| match *k {
+                    BYTE_ABSENT => CENTS_ABSENT,
+                    BYTE_NULL => CENTS_NULL,
+                    // A value held: a whole number of hundredths in `i32`
+                    // (the product alone may not be).
+                    k => (i64::from(*base) + i64::from(k) * i64::from(*step)) as i32,
+                })
+                .collect(),
+            _ => unreachable!("only steps widen to cents"),
+        };
+        self.data = AttrData::Cents(cents);
+        self.set(row, cell);
     }
 
     /// Rebuilds the column so that `cell` fits at `row`.
@@ -742,15 +882,41 @@ impl AttrColumn {
             }
             AttrData::Text(c) => AttrData::Text(c.permute(order)),
             AttrData::Number(v) => AttrData::Number(permute(v, order)),
-            AttrData::Integer(v) => AttrData::Integer(permute(v, order)),
+            AttrData::Integer(v) => {
+                let v = permute(v, order);
+                as_byte_steps(v.len(), |r| match v[r] {
+                    INT_ABSENT => Slot::Absent,
+                    INT_NULL => Slot::Null,
+                    i => Slot::Cents(i32::from(i) * 100),
+                })
+                .unwrap_or(AttrData::Integer(v))
+            }
             AttrData::Cents(v) => {
                 let v = permute(v, order);
-                match as_steps(&v) {
-                    Some((step, v)) => AttrData::Steps { step, v },
-                    None => AttrData::Cents(v),
+                let slot = |r: usize| match v[r] {
+                    CENTS_ABSENT => Slot::Absent,
+                    CENTS_NULL => Slot::Null,
+                    c => Slot::Cents(c),
+                };
+                match as_byte_steps(v.len(), slot) {
+                    Some(bytes) => bytes,
+                    None => match as_steps(&v) {
+                        Some((step, v)) => AttrData::Steps { step, v },
+                        None => AttrData::Cents(v),
+                    },
                 }
             }
-            AttrData::Steps { step, v } => AttrData::Steps {
+            AttrData::Steps { step, v } => {
+                let (step, v) = (*step, permute(v, order));
+                as_byte_steps(v.len(), |r| match v[r] {
+                    INT_ABSENT => Slot::Absent,
+                    INT_NULL => Slot::Null,
+                    k => Slot::Cents(i32::from(k) * step),
+                })
+                .unwrap_or(AttrData::Steps { step, v })
+            }
+            AttrData::ByteSteps { base, step, v } => AttrData::ByteSteps {
+                base: *base,
                 step: *step,
                 v: permute(v, order),
             },
@@ -766,6 +932,7 @@ impl AttrColumn {
             AttrData::Integer(v) => v.capacity() * 2,
             AttrData::Cents(v) => v.capacity() * 4,
             AttrData::Steps { v, .. } => v.capacity() * 2,
+            AttrData::ByteSteps { v, .. } => v.capacity(),
             AttrData::Bool(v) => v.capacity(),
             AttrData::Mixed(v) => v.capacity() * std::mem::size_of::<Cell>(),
             AttrData::RowStrings { absent, null } => {
@@ -803,6 +970,12 @@ impl AttrColumn {
             }
             AttrData::Steps { step, v } => {
                 w.u8(9)?;
+                w.u32(*step as u32)?;
+                w.slice(v)?;
+            }
+            AttrData::ByteSteps { base, step, v } => {
+                w.u8(10)?;
+                w.u32(*base as u32)?;
                 w.u32(*step as u32)?;
                 w.slice(v)?;
             }
@@ -859,6 +1032,23 @@ impl AttrColumn {
                     return Err(invalid("a number column's value out of range"));
                 }
                 AttrData::Steps { step, v }
+            }
+            10 => {
+                let base = r.u32()? as i32;
+                let step = i32::try_from(r.u32()?)
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| invalid("a number column's step out of range"))?;
+                let v: Vec<u8> = r.vec()?;
+                // Every step count held must stand for hundredths within
+                // `i32` (`widen_to_cents` adds in `i32`).
+                let most = v.iter().filter(|k| **k < BYTE_NULL).max().copied();
+                if most.is_some_and(|k| {
+                    i32::try_from(i64::from(base) + i64::from(k) * i64::from(step)).is_err()
+                }) {
+                    return Err(invalid("a number column's value out of range"));
+                }
+                AttrData::ByteSteps { base, step, v }
             }
             8 => AttrData::RowStrings {
                 absent: r.bitmap()?,
@@ -1047,8 +1237,8 @@ mod tests {
         assert!(matches!(c.data, AttrData::Steps { step: 1, .. }));
         assert_eq!(values(&c), cells(&[0.01, 327.67, -327.66, 19.99]));
         // Past it: cents stay.
-        let mut c = column_of(&cells(&[0.01, 327.68]));
-        c.permute(&[0, 1, 2, 3, 4, 5]);
+        let mut c = column_of(&cells(&[0.01, 327.68, -327.66, 19.99]));
+        c.permute(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
         assert!(matches!(c.data, AttrData::Cents(_)));
 
         // A damaged snapshot whose steps overflow hundredths is refused.
@@ -1059,6 +1249,96 @@ mod tests {
         w.slice(&[i16::MAX]).unwrap();
         Dictionary::default().write_to(&mut w).unwrap();
         assert!(AttrColumn::read_from(&mut Reader(&bad[..])).is_err());
+    }
+
+    /// Numbers that take few values on a grid (ratings, counts, a few
+    /// prices) become a byte a row at a merge, whatever their width
+    /// before, keeping every value, absent and `null`, through appends
+    /// on the grid and a snapshot; one off the grid or past 253 steps
+    /// widens the column to cents (or to `f64`) keeping every value.
+    #[test]
+    fn few_numbers_on_a_grid_take_a_byte_after_a_merge() {
+        let cells = |xs: &[f64]| -> Vec<Cell> {
+            xs.iter()
+                .flat_map(|x| [Cell::Num(*x), Cell::Null, Cell::Absent])
+                .collect()
+        };
+        let values = |c: &AttrColumn| (0..c.len() as u32).map(|r| c.cell(r)).collect::<Vec<_>>();
+        let merged = |want: &[Cell]| {
+            let mut c = AttrColumn::new(0, want[0]);
+            for cell in want {
+                c.push(*cell);
+            }
+            c.permute(&(0..want.len() as u32).collect::<Vec<_>>());
+            c
+        };
+        // (numbers, the least in hundredths, the step in hundredths)
+        let grids: [(&[f64], i32, i32); 5] = [
+            (&[1.0, 5.0, 3.0, 2.0, 4.0], 100, 100),
+            (&[0.0, 200.0, 17.0, 199.0], 0, 100),
+            (&[-1.5, 0.0, 0.25, 60.0], -150, 25),
+            (&[19.99, 29.99, 9.99], 999, 1000),
+            (&[-21_474_836.46, 0.01], -2_147_483_646, i32::MAX),
+        ];
+        for (xs, least, grid) in grids {
+            let want = cells(xs);
+            let mut c = merged(&want);
+            let AttrData::ByteSteps { base, step, .. } = c.data else {
+                panic!("{xs:?} in a byte, not {:?}", c.data)
+            };
+            assert_eq!((base, step), (least, grid), "{xs:?}");
+            assert_eq!(c.cell_bytes(), 1);
+            assert_eq!(values(&c), want, "{xs:?}");
+            assert_eq!(c.number(0), Some(xs[0]));
+            assert_eq!(c.number(1), None, "null");
+            let k = c.kinds_present();
+            assert!(k.number && k.null && !k.string);
+
+            // On the grid: kept in a byte, and through a snapshot.
+            let mut want = want.clone();
+            for cell in [Cell::Num(xs[1]), Cell::Null, Cell::Absent] {
+                c.push(cell);
+                want.push(cell);
+            }
+            assert!(matches!(c.data, AttrData::ByteSteps { .. }));
+            let mut written = Vec::new();
+            c.write_to(&mut Writer(&mut written)).unwrap();
+            let back = AttrColumn::read_from(&mut Reader(&written[..])).unwrap();
+            assert!(matches!(back.data, AttrData::ByteSteps { .. }));
+            assert_eq!(values(&back), want, "{xs:?}");
+
+            // Off the grid, below the least, 254 steps up, or no cents.
+            let off = [
+                f64::from(least + grid / 2 + 1) / 100.0,
+                f64::from(least) / 100.0 - 0.01,
+                (f64::from(least) + 254.0 * f64::from(grid)) / 100.0,
+                0.001,
+            ];
+            for x in off {
+                let mut c = back.clone();
+                c.push(Cell::Num(x));
+                let mut want = want.clone();
+                want.push(Cell::Num(x));
+                assert!(!matches!(c.data, AttrData::ByteSteps { .. }), "{x}");
+                assert_eq!(values(&c), want, "{xs:?} then {x}");
+            }
+        }
+        // 255 values on a grid do not fit a byte (nor do none).
+        let many: Vec<f64> = (0..255).map(f64::from).collect();
+        assert!(matches!(merged(&cells(&many)).data, AttrData::Integer(_)));
+        let few: Vec<f64> = (0..254).map(f64::from).collect();
+        assert!(matches!(
+            merged(&cells(&few)).data,
+            AttrData::ByteSteps { .. }
+        ));
+        let nothing = [Cell::Null, Cell::Absent];
+        let mut c = AttrColumn::new(0, Cell::Num(1.0));
+        for cell in nothing {
+            c.push(cell);
+        }
+        c.permute(&[1, 0]);
+        assert!(matches!(c.data, AttrData::Integer(_)));
+        assert_eq!(values(&c), [Cell::Absent, Cell::Null]);
     }
 
     /// Integers take 2 bytes until a number does not fit; then the column

@@ -662,6 +662,7 @@ impl EventMatcher<'_, '_> {
         tail: &[u32],
         words: &mut [u64],
     ) {
+        use crate::attr_column::{BYTE_NULL, byte_steps_value};
         use crate::attr_column::{CENTS_NULL, INT_NULL, Stored, cents_value, steps_value};
         let MeasurePlan::Aggregate { func, .. } = self.plan.measure else {
             return;
@@ -685,6 +686,11 @@ impl EventMatcher<'_, '_> {
             Stored::Cents(v) => self.sweep_aggregates_of(ticks, ordinals, tail, words, func, |r| {
                 (cents_value(v[r]), v[r] > CENTS_NULL)
             }),
+            Stored::ByteSteps(v, base, step) => {
+                self.sweep_aggregates_of(ticks, ordinals, tail, words, func, |r| {
+                    (byte_steps_value(v[r], base, step), v[r] < BYTE_NULL)
+                })
+            }
             Stored::Steps(v, step) => {
                 self.sweep_aggregates_of(ticks, ordinals, tail, words, func, |r| {
                     (steps_value(v[r], step), v[r] > INT_NULL)

@@ -21,8 +21,8 @@ use roaring::RoaringBitmap;
 
 pub use crate::attr_column::{AttrColumn, Cell};
 use crate::attr_column::{
-    CENTS_ABSENT, CENTS_NULL, INT_ABSENT, INT_NULL, NUM_ABSENT, NUM_NULL, Stored, cents_value,
-    permute, steps_value,
+    BYTE_ABSENT, BYTE_NULL, CENTS_ABSENT, CENTS_NULL, INT_ABSENT, INT_NULL, NUM_ABSENT, NUM_NULL,
+    Stored, byte_steps_value, cents_value, permute, steps_value,
 };
 use crate::dict::Verdicts;
 use crate::seqs::Seqs;
@@ -692,6 +692,20 @@ impl<'p, 'c> PreparedFilter<'p, 'c> {
                 t,
                 inclusive_range(t).map(|r| steps_range(cents_range(r), step)),
             ),
+            (Some(Stored::ByteSteps(v, base, step)), AttrTest::Number(t)) => {
+                // A verdict per byte value, as for one-byte codes.
+                let mut table = Box::new([0u8; 256]);
+                for (k, verdict) in table.iter_mut().enumerate() {
+                    let k = k as u8;
+                    *verdict = u8::from(match k {
+                        BYTE_ABSENT => absent,
+                        BYTE_NULL => null,
+                        k => t.matches(byte_steps_value(k, base, step)) != plan.negated,
+                    });
+                }
+                let few = ByteExceptions::of(&table);
+                RowTest::Bytes(v, table, few)
+            }
             (Some(Stored::Bools(v)), _) => {
                 // Only 0..=3 are stored; any other byte reads as absent.
                 let mut table = Box::new([u8::from(absent); 256]);
@@ -1466,6 +1480,31 @@ mod tests {
             (3e10, true, f64::INFINITY, true),
             (f64::NEG_INFINITY, true, -3e10, true),
             (350.25, true, 200.0, true),
+            (f64::NAN, true, 1.0, true),
+        ];
+        ranges_agree(&p, &values, &ranges);
+    }
+
+    /// A few numbers on a grid of quarters (a byte a row after the
+    /// merge, tested through a verdict per byte value), under ranges
+    /// whose ends fall on, between and beyond them.
+    #[test]
+    fn byte_steps_ranges_decided_a_word_at_a_time_agree_with_each_row() {
+        let samples = [-1.5, 0.0, 0.25, 3.0, 7.75, 12.0, 60.0];
+        let (p, values) = partition_of_numbers(&samples);
+        assert_eq!(p.attrs[0].cell_bytes(), 1, "stored as steps in a byte");
+        let ranges = [
+            (0.0, false, f64::INFINITY, true),
+            (0.0, true, 7.75, false),
+            (f64::NEG_INFINITY, true, 0.0, true),
+            (3.0, true, 3.0, true),
+            (3.1, true, 7.7, true),
+            (-1.5, false, -1.5, true),
+            (-1.6, true, -1.4, true),
+            (60.0, true, f64::INFINITY, false),
+            (60.01, true, f64::INFINITY, true),
+            (f64::NEG_INFINITY, true, -1.51, true),
+            (12.0, true, 3.0, true),
             (f64::NAN, true, 1.0, true),
         ];
         ranges_agree(&p, &values, &ranges);
