@@ -18,6 +18,7 @@ use flowseg_rules::plan::TextTest;
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 
+use crate::packer::{PACKER_SAMPLE, Packer};
 use crate::settled::SettledCodes;
 use crate::snapshot::{Reader, Writer, invalid};
 
@@ -61,142 +62,6 @@ pub struct Dictionary {
     ///
     /// [`row_hashes`]: Dictionary::row_hashes
     hashes: Mutex<Option<Arc<Vec<u32>>>>,
-}
-
-/// Packs per-row strings with an FSST symbol table (`fsst-rs`): up to
-/// 255 symbols of 1 to 8 bytes, each written as one byte, trained on a
-/// sample of the strings. A nearly unique id is mostly a few characters
-/// drawn from a small set (hex digits, a prefix), which pairs of them
-/// cover: a random 40-bit hex session id went from 10.9 to 6.1 bytes in a
-/// trial of 1M, a `cart_{n}_{k}` id from 13.4 to 5.3.
-#[derive(Clone)]
-struct Packer(fsst::Compressor);
-
-impl std::fmt::Debug for Packer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Packer({} symbols)", self.0.n_symbols())
-    }
-}
-
-/// Heap bytes of a [`Packer`]'s look-up tables: a code per two-byte
-/// prefix and a hash table of 2,048 longer symbols.
-const PACKER_HEAP_BYTES: usize = 65_536 * 2 + 2_048 * 16;
-
-/// How many strings a packer is trained on, at most (spread over all).
-const PACKER_SAMPLE: usize = 1 << 16;
-
-impl Packer {
-    /// A symbol table for `rows` strings like `sample`, if it packs them
-    /// into at most four fifths of their bytes and saves more than its
-    /// own tables take, twice over (else they stay as they are).
-    fn train(sample: &[&str], rows: usize) -> Option<Packer> {
-        let sample: Vec<&[u8]> = sample.iter().map(|s| s.as_bytes()).collect();
-        let raw: usize = sample.iter().map(|s| s.len()).sum();
-        if raw == 0 {
-            return None;
-        }
-        let packer = Packer(fsst::Compressor::train(&sample));
-        let mut out = Vec::new();
-        let packed: usize = sample
-            .iter()
-            .map(|s| {
-                out.clear();
-                packer.pack_into(s, &mut out);
-                out.len()
-            })
-            .sum();
-        let saved = (raw - packed.min(raw)) as f64 / sample.len() as f64 * rows as f64;
-        (packed * 5 <= raw * 4 && saved > 2.0 * PACKER_HEAP_BYTES as f64).then_some(packer)
-    }
-
-    /// Appends `s` packed to `out`.
-    fn pack_into(&self, s: &[u8], out: &mut Vec<u8>) {
-        // All escapes is twice the input; the packer writes whole words.
-        reserve_gently(out, 2 * s.len() + 16);
-        let at = out.len();
-        // SAFETY: the room reserved holds the largest packing of `s`
-        // (every byte escaped: two bytes each) and the packer's last
-        // whole-word write; `set_len` covers only what it reports written.
-        unsafe {
-            let written = self.0.compress_into(s, out.spare_capacity_mut());
-            out.set_len(at + written);
-        }
-    }
-
-    /// Replaces `out` with `packed` unpacked.
-    fn unpack_into(&self, packed: &[u8], out: &mut Vec<u8>) {
-        out.clear();
-        let decompressor = self.0.decompressor();
-        out.reserve(decompressor.max_decompression_capacity(packed));
-        let written = decompressor.decompress_into(packed, out.spare_capacity_mut());
-        // SAFETY: `decompress_into` wrote `written` bytes from the start.
-        unsafe { out.set_len(written) };
-    }
-
-    /// Whether every string packed in `bytes` (ending at `ends`) is a
-    /// well-formed run of codes (a symbol's, or the escape code and the
-    /// byte it stands for), and if so whether each unpacks to ASCII, so to
-    /// UTF-8: every symbol is ASCII and so is every escaped byte. `None`
-    /// for a malformed string (a damaged snapshot: it is never unpacked);
-    /// `Some(false)` sends the caller to unpack each string and check it,
-    /// which took ~5 s of a restart at `large` where one pass here does.
-    fn check_packed(&self, bytes: &[u8], ends: &Ends) -> Option<bool> {
-        let mut ascii = self
-            .0
-            .symbol_table()
-            .iter()
-            .zip(self.0.symbol_lengths())
-            .all(|(s, l)| s.to_u64().to_le_bytes()[..usize::from(*l)].is_ascii());
-        let symbols = self.0.n_symbols();
-        for range in ends.ranges_from(0) {
-            let packed = bytes.get(range)?;
-            let mut i = 0;
-            while i < packed.len() {
-                match packed[i] {
-                    fsst::ESCAPE_CODE => {
-                        ascii &= packed.get(i + 1)?.is_ascii();
-                        i += 2;
-                    }
-                    c if usize::from(c) < symbols => i += 1,
-                    _ => return None,
-                }
-            }
-        }
-        Some(ascii)
-    }
-
-    fn write_to<W: std::io::Write>(&self, w: &mut Writer<W>) -> std::io::Result<()> {
-        let symbols = self.0.symbol_table();
-        w.u64s(symbols.len(), symbols.iter().map(|s| s.to_u64()))?;
-        w.slice(self.0.symbol_lengths())
-    }
-
-    fn read_from<R: std::io::Read>(r: &mut Reader<R>) -> std::io::Result<Packer> {
-        let mut symbols = Vec::new();
-        r.u64s_in_chunks(|chunk| {
-            symbols.extend(
-                chunk
-                    .iter()
-                    .map(|s| fsst::Symbol::from_slice(&s.to_le_bytes())),
-            )
-        })?;
-        let lengths: Vec<u8> = r.vec()?;
-        // `rebuild_from` asserts what a table must be (as many lengths as
-        // symbols, at most 255, ordered by length): a damaged snapshot is
-        // refused, not a panic.
-        let lengths_fit = lengths.len() == symbols.len()
-            && symbols.len() <= 255
-            && symbols
-                .iter()
-                .zip(&lengths)
-                .all(|(s, l)| (1..=8).contains(l) && s.len() == usize::from(*l));
-        if !lengths_fit {
-            return Err(invalid("a string packer's symbols and lengths disagree"));
-        }
-        std::panic::catch_unwind(|| fsst::Compressor::rebuild_from(&symbols, &lengths))
-            .map(Packer)
-            .map_err(|_| invalid("a string packer's symbols out of order"))
-    }
 }
 
 /// How many tests' verdicts a dictionary remembers.
@@ -661,7 +526,7 @@ const GENTLE_GROWTH_FROM: usize = 16 << 20;
 /// otherwise hold up to as much again in room it may never use. Growing
 /// by a quarter still copies each byte a bounded number of times (about
 /// five, against two).
-fn reserve_gently<T>(v: &mut Vec<T>, additional: usize) {
+pub(crate) fn reserve_gently<T>(v: &mut Vec<T>, additional: usize) {
     if v.capacity() - v.len() >= additional {
         return;
     }
@@ -803,6 +668,12 @@ impl Dictionary {
         self.packer.is_some()
     }
 
+    /// Whether the strings are packed as numbers ([`Packer::Numbers`]).
+    #[cfg(test)]
+    pub(crate) fn packs_numbers(&self) -> bool {
+        matches!(self.packer.as_deref(), Some(Packer::Numbers(_)))
+    }
+
     /// Appends `s` as the next code, whether or not it is held already
     /// (a dictionary of rows' strings, [`per_row`]).
     ///
@@ -811,7 +682,7 @@ impl Dictionary {
         debug_assert!(self.per_row, "a dictionary of distinct strings interns");
         let code = u32::try_from(self.ends.len()).expect("fewer than 2^32 rows");
         match &self.packer {
-            Some(p) => p.pack_into(s.as_bytes(), &mut self.bytes),
+            Some(p) => p.pack_into(s, &mut self.bytes),
             None => {
                 reserve_gently(&mut self.bytes, s.len());
                 self.bytes.extend_from_slice(s.as_bytes());
@@ -921,7 +792,7 @@ impl Dictionary {
                 let x = self.str_in(a, unpacked);
                 key.clear();
                 match &other.packer {
-                    Some(p) => p.pack_into(x.as_bytes(), key),
+                    Some(p) => p.pack_into(x, key),
                     None => key.extend_from_slice(x.as_bytes()),
                 }
                 last.of = of;
@@ -964,10 +835,7 @@ impl Dictionary {
     pub fn write_rows_to<W: std::io::Write>(&self, w: &mut Writer<W>) -> std::io::Result<()> {
         match &self.packer {
             None => w.u8(0)?,
-            Some(p) => {
-                w.u8(1)?;
-                p.write_to(w)?;
-            }
+            Some(p) => p.write_to(w)?,
         }
         self.write_to(w)
     }
@@ -977,14 +845,13 @@ impl Dictionary {
     pub fn read_rows_from<R: std::io::Read>(r: &mut Reader<R>) -> std::io::Result<Dictionary> {
         let packer = match r.u8()? {
             0 => None,
-            1 => Some(Box::new(Packer::read_from(r)?)),
-            _ => return Err(invalid("an unknown string packing")),
+            tag => Some(Box::new(Packer::read_from(tag, r)?)),
         };
         let mut d = Dictionary::read_body(r, packer.is_none(), Ends::of_rows())?;
         d.per_row = true;
         d.lowered = Vec::new();
         let ascii = match &packer {
-            Some(p) => p.check_packed(&d.bytes, &d.ends),
+            Some(p) => p.check_packed(d.ends.ranges_from(0).map(|range| &d.bytes[range])),
             None => Some(true),
         };
         let Some(ascii) = ascii else {
@@ -1225,9 +1092,7 @@ impl Dictionary {
                 .hashes
                 .lock()
                 .map_or(0, |h| h.as_ref().map_or(0, |h| h.capacity() * 4))
-            + self.packer.as_ref().map_or(0, |_| {
-                std::mem::size_of::<fsst::Compressor>() + PACKER_HEAP_BYTES
-            })
+            + self.packer.as_ref().map_or(0, |p| p.heap_bytes())
             + self.table.capacity() * (std::mem::size_of::<u32>() + 1)
             + self
                 .cache
@@ -1634,30 +1499,25 @@ mod tests {
     /// snapshot) is found before anything unpacks it.
     #[test]
     fn malformed_packed_strings_are_found() {
+        // Ids of no number form: packed with symbols.
         let strings: Vec<String> = (0..300_000u64)
-            .map(|i| format!("s{:x}", i * 7919))
+            .map(|i| format!("s{:x}-{}", i * 7919, i % 3))
             .collect();
         let d = Dictionary::rows_from(strings.len(), |r| &strings[r]);
         let p = d.packer.as_deref().unwrap();
-        assert_eq!(p.check_packed(&d.bytes, &d.ends), Some(true));
-        let one = |packed: &[u8]| {
-            let mut ends = Ends::default();
-            ends.push(packed.len());
-            p.check_packed(packed, &ends)
-        };
+        assert!(matches!(p, Packer::Symbols(_)), "{p:?}");
+        let all = d.ends.ranges_from(0).map(|range| &d.bytes[range]);
+        assert_eq!(p.check_packed(all), Some(true));
+        let one = |packed: &[u8]| p.check_packed(std::iter::once(packed));
         // An escape with no byte after it; a code past the symbols.
         assert_eq!(one(&[fsst::ESCAPE_CODE]), None);
         // (A full table of 255 symbols leaves no code unused.)
-        let few = Packer(fsst::Compressor::train(&vec![
-            b"abcabcabc".as_slice();
-            1000
-        ]));
-        assert!((1..255).contains(&few.0.n_symbols()));
-        let unused = u8::try_from(few.0.n_symbols()).unwrap();
-        let mut ends = Ends::default();
-        ends.push(1);
-        assert_eq!(few.check_packed(&[unused], &ends), None);
-        assert_eq!(few.check_packed(&[0], &ends), Some(true));
+        let few = fsst::Compressor::train(&vec![b"abcabcabc".as_slice(); 1000]);
+        assert!((1..255).contains(&few.n_symbols()));
+        let unused = u8::try_from(few.n_symbols()).unwrap();
+        let few = Packer::Symbols(Box::new(few));
+        assert_eq!(few.check_packed(std::iter::once(&[unused][..])), None);
+        assert_eq!(few.check_packed(std::iter::once(&[0][..])), Some(true));
         // An escaped byte that is not ASCII: well-formed, checked unpacked.
         assert_eq!(one(&[fsst::ESCAPE_CODE, 0xc3]), Some(false));
         assert_eq!(one(&[0, fsst::ESCAPE_CODE, b'x']), Some(true));

@@ -20,6 +20,7 @@ pub mod import;
 mod index;
 mod instants;
 mod narrow;
+mod packer;
 mod row_pass;
 mod scan;
 mod seqs;

@@ -492,9 +492,10 @@ fn a_sweep_of_every_contact_agrees_with_contact_by_contact() {
 
 /// Sequences correlated `on` an attribute held as one string per row on
 /// either side, both sides, or neither, with rows appended after the
-/// merge: carts added and bought by contact `o` are `k{o}-{j}`; contacts
-/// `o % 3 == 0` buy every cart, `1` the first and `extra` carts never
-/// added, `2` none.
+/// merge: carts added and bought by contact `o` are `k{o}-{j}` (or, where
+/// `numbered`, `k` and a number: packed as numbers, see [`crate::packer`]);
+/// contacts `o % 3 == 0` buy every cart, `1` the first and `extra` carts
+/// never added, `2` none.
 #[test]
 fn sequences_correlate_on_strings_held_per_row() {
     let s = |x: String| AttrValue::Str(x);
@@ -502,12 +503,17 @@ fn sequences_correlate_on_strings_held_per_row() {
     // strings follows from the rows' counts (4096 distinct at least).
     // Packed ([`crate::dict::Dictionary::is_packed`]) where the rows are
     // many enough to pay for the packer's tables.
-    for (n, adds, extra, add_rows, buy_rows, packed) in [
-        (3000u32, 2u32, 0u32, true, false, false),
-        (3000, 1, 4, false, true, false),
-        (6000, 2, 2, true, true, false),
-        (60_000, 2, 2, true, true, true),
+    for (n, adds, extra, add_rows, buy_rows, packed, numbered) in [
+        (3000u32, 2u32, 0u32, true, false, false, false),
+        (3000, 1, 4, false, true, false, false),
+        (6000, 2, 2, true, true, false, false),
+        (60_000, 2, 2, true, true, true, false),
+        (60_000, 2, 2, true, true, true, true),
     ] {
+        let cart_of = |o: u32, j: u32| match numbered {
+            true => format!("k{}", u64::from(o) * 8 + u64::from(j)),
+            false => format!("k{o}-{j}"),
+        };
         let mut ix = AccountIndex::new(&Schema::default());
         let mut seq = 0;
         let mut next = || {
@@ -519,7 +525,7 @@ fn sequences_correlate_on_strings_held_per_row() {
             let id = format!("c{o}");
             ix.put_contact(o, &contact(&id, &[]));
             for j in 0..adds {
-                let cart = format!("k{o}-{j}");
+                let cart = cart_of(o, j);
                 let t = t0 + i64::from(j) * 60_000;
                 ix.load_event(
                     o,
@@ -533,7 +539,11 @@ fn sequences_correlate_on_strings_held_per_row() {
             }
             if o % 3 == 1 {
                 for x in 0..extra {
-                    let e = event("purchase", &id, t0, &[("cart_id", s(format!("x{o}-{x}")))]);
+                    let never_added = match numbered {
+                        true => cart_of(o, 2 + x),
+                        false => format!("x{o}-{x}"),
+                    };
+                    let e = event("purchase", &id, t0, &[("cart_id", s(never_added))]);
                     ix.load_event(o, next(), &e);
                 }
             }
@@ -558,13 +568,18 @@ fn sequences_correlate_on_strings_held_per_row() {
                 .is_packed()
         };
         assert_eq!(packs("cart_add"), packed, "{n} contacts");
+        let numbers = |name: &str| {
+            let column = ix.partitions[name].column("cart_id").unwrap();
+            column.dict.packs_numbers()
+        };
+        assert_eq!(numbers("cart_add"), numbered, "{n} contacts");
 
         let abandoned = json!({"event": "cart_add", "not_followed_by":
             {"event": "purchase", "window": "1h", "on": ["cart_id"]}});
         let bought = json!({"event": "cart_add", "followed_by":
             {"event": "purchase", "window": "1h", "on": ["cart_id"]}});
         let one_cart = json!({"event": "cart_add",
-            "where": [{"attribute": "cart_id", "op": "equals", "value": "k5-0"}]});
+            "where": [{"attribute": "cart_id", "op": "equals", "value": cart_of(5, 0)}]});
         let check = |ix: &AccountIndex, rule: &J, want: &dyn Fn(u32) -> bool| {
             let (_, plan) = parse_and_plan(rule, "/rule", ix.schema(), &NoSegments, None).unwrap();
             let swept = ix.evaluate(&plan, now());
