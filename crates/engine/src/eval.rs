@@ -499,9 +499,6 @@ impl EventMatcher<'_, '_> {
                     let ahead = (o + SWEEP_AHEAD) as u32;
                     p.prefetch_last_time(ahead);
                     p.prefetch_last_cells(ahead, &self.prefetched_columns);
-                    if let Some(follow) = &self.follow {
-                        follow.prefetch(p, ahead);
-                    }
                 }
                 let (a, b) = (offsets[o], offsets[o + 1]);
                 if a < b {
@@ -1194,29 +1191,6 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
 }
 
 impl FollowMatcher<'_, '_> {
-    /// Asks the CPU to start loading what deciding contact `ordinal`'s
-    /// sequence reads first beyond its A rows (a sweep issues it a few
-    /// contacts ahead): its latest B time, and the string hashes of its
-    /// latest A and B rows for an `on` correlation of per-row strings.
-    #[inline]
-    fn prefetch(&self, a_part: &EventPartition, ordinal: u32) {
-        let Some(b_part) = self.partition else { return };
-        b_part.prefetch_last_time(ordinal);
-        for on in &self.on {
-            if let OnStrings::Hashed(ha, hb, _) = &on.strings {
-                let rows = (a_part.last_base_row(ordinal), b_part.last_base_row(ordinal));
-                if let (Some(a), Some(b)) = rows {
-                    if let Some(h) = ha.get(a as usize) {
-                        crate::events::prefetch(h);
-                    }
-                    if let Some(h) = hb.get(b as usize) {
-                        crate::events::prefetch(h);
-                    }
-                }
-            }
-        }
-    }
-
     /// Fills `scratch.follow` with the contact's B events that pass B's
     /// conditions, come after `after` (the first kept A event's time) and
     /// not after `until` plus the window (or after now), in time order.

@@ -379,16 +379,6 @@ impl EventPartition {
         }
     }
 
-    /// Contact `ordinal`'s latest base row, if it has base rows.
-    #[inline]
-    pub fn last_base_row(&self, ordinal: u32) -> Option<u32> {
-        let o = ordinal as usize;
-        match (self.offsets.get(o), self.offsets.get(o + 1)) {
-            (Some(&start), Some(&end)) if end > start => Some(end - 1),
-            _ => None,
-        }
-    }
-
     /// Asks the CPU to start loading the cells of contact `ordinal`'s
     /// latest base row in `columns` (attributes an evaluation reads in the
     /// contact's window; windows are mostly recent, so they end there).
