@@ -364,6 +364,20 @@ mod tests {
         packed
     }
 
+    /// The packer trained on `strings` as a million rows' sample.
+    fn trained(strings: &[String]) -> Packer {
+        let sample: Vec<&str> = strings.iter().map(String::as_str).collect();
+        Packer::train(&sample, 1_000_000).expect("packs")
+    }
+
+    /// The number form `p` takes, as (prefix, radix).
+    fn form(p: &Packer) -> (&str, u32) {
+        match p {
+            Packer::Numbers(n) => (&n.prefix, n.radix),
+            Packer::Symbols(_) => panic!("ids take the number form, not {p:?}"),
+        }
+    }
+
     /// Ids of a prefix and a hex or decimal number pack to the number's
     /// bytes; every other string still round-trips, kept whole; equal
     /// strings pack alike and different ones differently.
@@ -372,12 +386,8 @@ mod tests {
         let hex: Vec<String> = (1..5000u64)
             .map(|i| format!("s{:x}", i.wrapping_mul(0x9E37_79B9_7F4A) >> 24))
             .collect();
-        let sample: Vec<&str> = hex.iter().map(String::as_str).collect();
-        let p = Packer::train(&sample, 1_000_000).expect("packs");
-        let Packer::Numbers(form) = &p else {
-            panic!("hex ids take the number form, not {p:?}")
-        };
-        assert_eq!((&*form.prefix, form.radix), ("s", 16));
+        let p = trained(&hex);
+        assert_eq!(form(&p), ("s", 16));
         for s in &hex {
             let packed = round_trip(&p, s);
             assert!(packed.len() <= 5, "{s}: {packed:?}");
@@ -405,12 +415,8 @@ mod tests {
         }
 
         let orders: Vec<String> = (0..5000).map(|i| format!("order_{}", 7 * i + 3)).collect();
-        let sample: Vec<&str> = orders.iter().map(String::as_str).collect();
-        let p = Packer::train(&sample, 1_000_000).expect("packs");
-        let Packer::Numbers(form) = &p else {
-            panic!("decimal ids take the number form, not {p:?}")
-        };
-        assert_eq!((&*form.prefix, form.radix), ("order_", 10));
+        let p = trained(&orders);
+        assert_eq!(form(&p), ("order_", 10));
         for s in &orders {
             assert!(round_trip(&p, s).len() <= 2);
         }
@@ -418,8 +424,7 @@ mod tests {
 
         // Ids with no common number form: symbols.
         let carts: Vec<String> = (0..5000).map(|i| format!("cart_{}_{}", i, i % 7)).collect();
-        let sample: Vec<&str> = carts.iter().map(String::as_str).collect();
-        let p = Packer::train(&sample, 1_000_000).expect("packs");
+        let p = trained(&carts);
         assert!(matches!(p, Packer::Symbols(_)), "{p:?}");
     }
 
