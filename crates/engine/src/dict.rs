@@ -542,11 +542,18 @@ pub(crate) fn reserve_gently<T>(v: &mut Vec<T>, additional: usize) {
 const HASHER: FixedState = FixedState::with_seed(0x5eed_f10e_5e60_0001);
 
 fn str_at<'a>(bytes: &'a [u8], ends: &Ends, code: u32) -> &'a str {
-    let slice = &bytes[ends.range(code as usize)];
-    // SAFETY: the arena is only ever extended with whole `&str`s (see
-    // `intern`), and `ends` marks their boundaries, so every slice between
-    // consecutive ends is valid UTF-8.
-    unsafe { std::str::from_utf8_unchecked(slice) }
+    arena_str(bytes, ends.range(code as usize))
+}
+
+/// The string at `range` of an unpacked arena, `range` lying between
+/// consecutive ends (as [`Ends::range`] and [`Ends::ranges_from`] give).
+#[inline]
+fn arena_str(bytes: &[u8], range: std::ops::Range<usize>) -> &str {
+    // SAFETY: an unpacked arena is only ever extended with whole `&str`s
+    // (`intern`, `push_row`) or checked to be UTF-8 between its ends as it
+    // is read (`read_body`), so every slice between consecutive ends is
+    // valid UTF-8.
+    unsafe { std::str::from_utf8_unchecked(&bytes[range]) }
 }
 
 /// `s` lower-cased, borrowed when it is already.
@@ -736,8 +743,7 @@ impl Dictionary {
     #[inline]
     fn str_of<'a>(&'a self, range: std::ops::Range<usize>, buf: &'a mut Vec<u8>) -> &'a str {
         match &self.packer {
-            // SAFETY: as in `str_at`: `range` lies between consecutive ends.
-            None => unsafe { std::str::from_utf8_unchecked(&self.bytes[range]) },
+            None => arena_str(&self.bytes, range),
             Some(p) => {
                 p.unpack_into(&self.bytes[range], buf);
                 // SAFETY: packing is lossless, and every packed string
