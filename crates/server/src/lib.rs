@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod panel;
 pub mod routes;
 pub mod state;
+pub mod unread;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -94,6 +95,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(middleware::from_fn(unread::close_if_body_unread))
         .with_state(state)
 }
 

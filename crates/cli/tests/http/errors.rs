@@ -303,3 +303,87 @@ fn too_many_requests_are_429_with_retry_after() {
     std::thread::sleep(Duration::from_secs(secs));
     a.api.get("/v1/fields").expect(200);
 }
+
+/// Writes `request` on `stream` and reads one answer: its head (lower
+/// case) and its body, by `Content-Length`.
+fn exchange(stream: &mut std::net::TcpStream, request: &[u8]) -> (String, String) {
+    use std::io::{Read, Write};
+    stream.write_all(request).expect("the request is sent");
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&bytes[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .expect("a content-length");
+            if bytes.len() >= end + 4 + length {
+                let body = String::from_utf8_lossy(&bytes[end + 4..end + 4 + length]);
+                return (head, body.into_owned());
+            }
+        }
+        let n = stream.read(&mut chunk).expect("the answer is read");
+        assert!(n > 0, "the server closed before answering: {bytes:?}");
+        bytes.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// A client on a kept-alive connection whose request is refused before
+/// its body was read must not send its next request on that connection:
+/// the server cannot tell where the unread body ends, so it closes the
+/// connection, and says so in the refusal (`Connection: close`). A request
+/// whose body was read keeps the connection for the next one.
+#[test]
+fn a_refusal_before_the_body_was_read_says_the_connection_closes() {
+    let srv = Server::start();
+    let a = srv.account();
+    let addr = srv.base.strip_prefix("http://").unwrap().to_string();
+    let connect = || {
+        let s = std::net::TcpStream::connect(&addr).expect("the server accepts");
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s
+    };
+    // A key is missing and the body is not sent yet: refused at once.
+    let mut stream = connect();
+    let (head, body) = exchange(
+        &mut stream,
+        format!(
+            "POST /v1/segments/preview HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert!(head.starts_with("http/1.1 401"), "{head}");
+    assert!(body.contains("unauthorized"), "{body}");
+    assert!(head.contains("\r\nconnection: close"), "{head}");
+    // The public key on a secret-key endpoint, with the body sent.
+    let payload = json!({"rule": {"all": []}}).to_string();
+    let mut stream = connect();
+    let (head, _) = exchange(
+        &mut stream,
+        format!(
+            "POST /v1/segments/preview HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+            a.public,
+            payload.len()
+        )
+        .as_bytes(),
+    );
+    assert!(head.starts_with("http/1.1 403"), "{head}");
+    assert!(head.contains("\r\nconnection: close"), "{head}");
+    // Read and answered: two requests on one connection.
+    let mut stream = connect();
+    for _ in 0..2 {
+        let (head, body) = exchange(
+            &mut stream,
+            format!(
+                "POST /v1/segments/preview HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+                a.secret,
+                payload.len()
+            )
+            .as_bytes(),
+        );
+        assert!(head.starts_with("http/1.1 200"), "{head}\n{body}");
+        assert!(!head.contains("connection: close"), "{head}");
+    }
+}
