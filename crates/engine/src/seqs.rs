@@ -108,23 +108,22 @@ impl Seqs {
 /// Where a decoding stands: the next row it would read and that row's
 /// nibble position, the seq of the row before, and whether the block's
 /// differences are stored less one (all positive). The default stands at
-/// no row: its first seek goes to a mark.
+/// row 0, a block's start, so its first seek reads a mark before any
+/// difference.
 #[derive(Default)]
 struct Cursor {
     row: usize,
     at: u64,
     previous: u32,
     rising: bool,
-    placed: bool,
 }
 
 impl Cursor {
     /// Base row `row`'s seq: decoded on from where the cursor stands if
     /// `row` is at most a block ahead of it, else from the row's mark.
     fn seek(&mut self, seqs: &Seqs, row: usize) -> u32 {
-        if !self.placed || row < self.row || row - self.row > BLOCK {
+        if row < self.row || row - self.row > BLOCK {
             self.row = row / BLOCK * BLOCK;
-            self.placed = true;
         }
         loop {
             let (value, next) = if self.row.is_multiple_of(BLOCK) {
