@@ -215,6 +215,18 @@ impl KeptRows {
         self.before[i / 64] + (self.words[i / 64] & below).count_ones()
     }
 
+    /// The kept bits of the rows from `row` (a row of the run) on, for
+    /// reading in order.
+    #[inline(always)]
+    pub(crate) fn bits_from(&self, row: u32) -> KeptBits<'_> {
+        let i = (row - self.first) as usize;
+        KeptBits {
+            words: &self.words,
+            i,
+            bits: self.words[i / 64] >> (i % 64),
+        }
+    }
+
     /// Whether at least three rows in four of the run are kept (a window
     /// over most of the partition's time, conditions most rows pass).
     pub(crate) fn mostly_kept(&self) -> bool {
@@ -252,6 +264,31 @@ impl KeptRows {
                 bits &= bits - 1;
             }
         }
+    }
+}
+
+/// Kept bits read one row after another ([`KeptRows::bits_from`]): a
+/// word is loaded once for its 64 rows.
+pub(crate) struct KeptBits<'a> {
+    words: &'a [u64],
+    /// The next row's index in the run.
+    i: usize,
+    /// Its word, shifted so that its bit is the lowest.
+    bits: u64,
+}
+
+impl KeptBits<'_> {
+    /// Whether the next row is kept.
+    #[inline(always)]
+    pub(crate) fn next_kept(&mut self) -> bool {
+        let kept = self.bits & 1 == 1;
+        self.i += 1;
+        self.bits = if self.i.is_multiple_of(64) {
+            self.words.get(self.i / 64).copied().unwrap_or(0)
+        } else {
+            self.bits >> 1
+        };
+        kept
     }
 }
 
@@ -311,6 +348,9 @@ mod tests {
                     .collect();
                 assert_eq!(seen, want, "rows {a}..{b}, {lo}..={hi}");
                 assert!(want.iter().all(|&r| kept.get(r)));
+                let mut bits = kept.bits_from(40 + a);
+                let read: Vec<u32> = (40 + a..40 + b).filter(|_| bits.next_kept()).collect();
+                assert_eq!(read, want, "bits from {a} to {b}, {lo}..={hi}");
             }
         }
     }

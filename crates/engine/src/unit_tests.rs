@@ -490,6 +490,128 @@ fn a_sweep_of_every_contact_agrees_with_contact_by_contact() {
     }
 }
 
+/// Sums of whole units (integers, quarters held as steps, a grid of
+/// quarters held in a byte) are decided from running totals over passes
+/// of rows ([`crate::eval`]'s `sum_by_running_totals`), and compared in
+/// units: the sweep must agree with the contact-by-contact fold of f64s
+/// for every comparison, on and off the quarters' grid, across passes (a
+/// contact with more rows than a pass, long runs of contacts without
+/// rows) and across the threads' parts.
+#[test]
+fn sums_of_whole_units_agree_with_contact_by_contact() {
+    use crate::attr_column::Stored;
+    let mut ix = AccountIndex::new(&Schema::default());
+    let mut seed = 7u64;
+    let mut next = move |below: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % below
+    };
+    let n: u32 = 9_000;
+    let rows = |o: u32, next: &mut dyn FnMut(u64) -> u64| -> Vec<Event> {
+        let id = format!("c{o}");
+        let many = match o {
+            // More rows than a pass, and a run of contacts without any.
+            17 => 3_000,
+            1_000..=1_700 => 0,
+            _ => next(7),
+        };
+        (0..many)
+            .map(|_| {
+                let time = now() - next(60 * DAY_MS as u64) as i64;
+                let mut attrs = vec![
+                    // Quarters from -250 to 250: steps of 25 hundredths.
+                    ("q", AttrValue::Num((next(2001) as f64 - 1000.0) / 4.0)),
+                    // Whole numbers, negative too.
+                    ("i", AttrValue::Num(next(20_001) as f64 - 10_000.0)),
+                    // Eleven points from 2.5, 0.75 apart: a byte each.
+                    ("g", AttrValue::Num(2.5 + 0.75 * next(11) as f64)),
+                ];
+                match next(6) {
+                    0 => attrs[0].1 = AttrValue::Null,
+                    1 => attrs[1].1 = AttrValue::Null,
+                    2 => {
+                        attrs.remove(2);
+                    }
+                    _ => {}
+                }
+                event("order", &id, time, &attrs)
+            })
+            .collect()
+    };
+    for o in 0..n {
+        ix.put_contact(o, &contact(&format!("c{o}"), &[]));
+        for e in rows(o, &mut next) {
+            ix.load_event(o, 1, &e);
+        }
+    }
+    ix.compact();
+    let p = ix.partition("order").unwrap();
+    assert!(matches!(
+        p.column("q").unwrap().stored(),
+        Stored::Steps(_, 25)
+    ));
+    assert!(matches!(
+        p.column("i").unwrap().stored(),
+        Stored::Integers(_) | Stored::Steps(_, 100)
+    ));
+    assert!(matches!(
+        p.column("g").unwrap().stored(),
+        Stored::ByteSteps(_, 250, 75)
+    ));
+    let mut rules = Vec::new();
+    for (attribute, values) in [
+        ("q", [0.0, 30.25, 30.3, -12.75, 412.5]),
+        ("i", [0.0, 1.0, -2500.0, 2500.5, 15_000.0]),
+        ("g", [2.5, 10.0, 13.1, 6.25, 7.0]),
+    ] {
+        for value in values {
+            for op in ["gt", "gte", "lt", "lte", "equals", "not_equals"] {
+                rules.push(json!({"event": "order", "aggregate":
+                    {"fn": "sum", "attribute": attribute, "op": op, "value": value}}));
+            }
+            rules.push(json!({"event": "order", "within": {"last": "30d"}, "aggregate":
+                {"fn": "sum", "attribute": attribute, "op": "between", "value": [value - 40.0, value]}}));
+        }
+        for func in ["avg", "min", "max"] {
+            rules.push(
+                json!({"event": "order", "within": {"last": "30d"}, "aggregate":
+                {"fn": func, "attribute": attribute, "op": "gt", "value": values[1]}}),
+            );
+        }
+    }
+    // Sums that reach the equality exactly: each contact's own sum.
+    let exact = ix.evaluate(
+        &parse_and_plan(
+            &json!({"event": "order", "aggregate": {"fn": "sum", "attribute": "g", "op": "equals", "value": 10.0}}),
+            "/rule",
+            ix.schema(),
+            &NoSegments,
+            None,
+        )
+        .unwrap()
+        .1,
+        now(),
+    );
+    assert!(
+        exact.len() > 50,
+        "some sums are 10 exactly: {}",
+        exact.len()
+    );
+    for rule in rules {
+        let (_, plan) = parse_and_plan(&rule, "/rule", ix.schema(), &NoSegments, None).unwrap();
+        let swept = ix.evaluate(&plan, now());
+        for o in 0..n {
+            assert_eq!(
+                ix.contains(&plan, o, now()),
+                swept.contains(o),
+                "contact {o}, {rule}"
+            );
+        }
+    }
+}
+
 /// Sequences correlated `on` an attribute held as one string per row on
 /// either side, both sides, or neither, with rows appended after the
 /// merge: carts added and bought by contact `o` are `k{o}-{j}` (or, where
