@@ -477,7 +477,14 @@ fn a_sweep_of_every_contact_agrees_with_contact_by_contact() {
             "where": [{"attribute": "ok", "op": "is_true"}],
             follow: {"event": "login", "window": "3d", "on": ["ok"]}}));
     }
-    for rule in rules {
+    // Each condition after a broad one too: its scope is most of the
+    // partition's contacts, so it is swept whole and intersected.
+    let after_a_broad_one: Vec<J> = rules
+        .iter()
+        .step_by(3)
+        .map(|rule| json!({"all": [{"event": "login", "within": {"last": "90d"}}, rule]}))
+        .collect();
+    for rule in rules.into_iter().chain(after_a_broad_one) {
         let (_, plan) = parse_and_plan(&rule, "/rule", ix.schema(), &NoSegments, None).unwrap();
         let swept = ix.evaluate(&plan, now());
         for o in ix.live().iter() {
