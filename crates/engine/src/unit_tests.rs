@@ -34,6 +34,16 @@ fn event(name: &str, contact: &str, time: i64, attrs: &[(&str, AttrValue)]) -> E
     }
 }
 
+/// A seeded xorshift: each call gives a number below its argument.
+fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |below: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % below
+    }
+}
+
 fn index() -> AccountIndex {
     let schema = Schema {
         custom: vec![
@@ -342,13 +352,7 @@ fn catalog_summary_reads_the_columns_and_declines_while_erased_rows_remain() {
 #[test]
 fn a_sweep_of_every_contact_agrees_with_contact_by_contact() {
     let mut ix = AccountIndex::new(&Schema::default());
-    let mut seed = 11u64;
-    let mut next = move |below: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % below
-    };
+    let mut next = xorshift(11);
     let add = |ix: &mut AccountIndex, o: u32, load: bool, next: &mut dyn FnMut(u64) -> u64| {
         let id = format!("c{o}");
         // Mostly in the last 100 days, a few after `now`.
@@ -516,13 +520,7 @@ fn sums_of_whole_units_agree_with_contact_by_contact() {
 fn sums_of_whole_units_agree(sparse: bool) {
     use crate::attr_column::Stored;
     let mut ix = AccountIndex::new(&Schema::default());
-    let mut seed = 7u64;
-    let mut next = move |below: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % below
-    };
+    let mut next = xorshift(7);
     let n: u32 = 9_000;
     let rows = |o: u32, next: &mut dyn FnMut(u64) -> u64| -> Vec<Event> {
         let id = format!("c{o}");
