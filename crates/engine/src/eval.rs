@@ -203,25 +203,27 @@ impl<'a> Evaluator<'a> {
             };
         };
         let matcher = EventMatcher::new(self.index, e, partition, self.now);
-        let among = partition.contacts() & scope;
-        // A scope holding many of the partition's contacts (a condition
-        // after a broad one) is swept whole and intersected, where deciding
-        // the candidates one by one (tens of nanoseconds each) would cost
-        // more than the sweep's straight loops over every row and every
-        // contact of the directory (about a nanosecond each). At `large`,
-        // `lapsed_buyers` (`count equals 0` after a broad `before` window)
-        // 5.25–5.30 → 2.10–2.23 ms and `deep_nesting` 3.51–3.55 → 3.11–3.20,
-        // alternating runs with the row pass below in both.
-        let directory = partition.base_offsets().len() as u64;
-        let wide = among.len() * 20 >= partition.len() as u64 / 2 + directory;
-        let swept = match matcher.sweep(scope) {
-            Some(members) => Some(members),
-            None if wide => matcher.sweep(partition.contacts()).map(|m| m & scope),
-            None => None,
-        };
-        let mut members = match swept {
+        let mut members = match matcher.sweep(scope) {
             Some(members) => members,
-            None => crate::scan::from_ascending(&matcher.members_among(&among)),
+            None => {
+                // A scope holding many of the partition's contacts (a
+                // condition after a broad one) is swept whole and
+                // intersected, where deciding the candidates one by one
+                // (tens of nanoseconds each) would cost more than the
+                // sweep's straight loops over every row and every contact
+                // of the directory (about a nanosecond each). At `large`,
+                // `lapsed_buyers` (`count equals 0` after a broad `before`
+                // window) 5.25–5.30 → 2.10–2.23 ms and `deep_nesting`
+                // 3.51–3.55 → 3.11–3.20, alternating runs with the row pass
+                // below in both.
+                let among = partition.contacts() & scope;
+                let directory = partition.base_offsets().len() as u64;
+                let wide = among.len() * 20 >= partition.len() as u64 / 2 + directory;
+                match wide.then(|| matcher.sweep(partition.contacts())).flatten() {
+                    Some(members) => members & scope,
+                    None => crate::scan::from_ascending(&matcher.members_among(&among)),
+                }
+            }
         };
         if zero_holds {
             members |= scope - partition.contacts();
@@ -1546,17 +1548,7 @@ fn unit_bounds(comparison: Comparison, scale: f64) -> (i64, i64, bool) {
         Comparison::Lte(v) => (f64::NEG_INFINITY, v, true, true, false),
         Comparison::Between(a, b) => (a, b, true, true, false),
     };
-    let (lo, hi) = (lo / scale, hi / scale);
-    let lo = if lo_closed {
-        lo.ceil()
-    } else {
-        lo.floor() + 1.0
-    };
-    let hi = if hi_closed {
-        hi.floor()
-    } else {
-        hi.ceil() - 1.0
-    };
+    let (lo, hi) = crate::narrow::whole_bounds(lo / scale, lo_closed, hi / scale, hi_closed);
     // `as` saturates: a bound past every sum stays past it.
     (lo as i64, hi as i64, negated)
 }

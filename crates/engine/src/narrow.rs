@@ -153,6 +153,23 @@ impl Numbers {
     }
 }
 
+/// The whole numbers `lo ≤ k ≤ hi` (or `<` where an end is open) as an
+/// inclusive range of whole numbers, still as f64 (infinite ends stay
+/// infinite; an empty range comes out with its low end above its high).
+pub(crate) fn whole_bounds(lo: f64, lo_closed: bool, hi: f64, hi_closed: bool) -> (f64, f64) {
+    let lo = if lo_closed {
+        lo.ceil()
+    } else {
+        lo.floor() + 1.0
+    };
+    let hi = if hi_closed {
+        hi.floor()
+    } else {
+        hi.ceil() - 1.0
+    };
+    (lo, hi)
+}
+
 /// The bounds `lo..=hi` (within `-32767..=32767`) that an integer passes
 /// `test`'s range exactly within, or `None` when no integer of the column
 /// can pass. Works in `f64`, where the bounds and every integer of the
@@ -167,16 +184,7 @@ fn integer_bounds(test: &NumberTest) -> Option<(i16, i16)> {
     else {
         return None;
     };
-    let lo = if lo_inclusive {
-        lo.ceil()
-    } else {
-        lo.floor() + 1.0
-    };
-    let hi = if hi_inclusive {
-        hi.floor()
-    } else {
-        hi.ceil() - 1.0
-    };
+    let (lo, hi) = whole_bounds(lo, lo_inclusive, hi, hi_inclusive);
     let max = f64::from(SMALL_MAX);
     // A NaN bound passes nothing.
     if lo.is_nan() || hi.is_nan() || lo > hi || lo > max || hi < -max {
