@@ -417,7 +417,7 @@ impl AttrColumn {
             AttrData::ByteSteps { v, .. } => slot(v, row),
             AttrData::Bool(v) => slot(v, row),
             AttrData::Mixed(v) => slot(v, row),
-            AttrData::RowStrings { .. } => {}
+            AttrData::RowStrings { .. } => self.dict.prefetch_end(row as u32),
         }
     }
 

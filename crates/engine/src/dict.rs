@@ -94,6 +94,14 @@ pub struct Matches {
 }
 
 impl Matches {
+    /// Asks the CPU to start loading what is known of code `a`.
+    #[inline]
+    pub fn prefetch(&self, a: u32) {
+        if let Some(slot) = self.found.get(a as usize) {
+            crate::events::prefetch(slot);
+        }
+    }
+
     /// Whether code `a` of `first` and code `b` of `other` name the same
     /// non-empty string (`self` is `first.matches_in(other)`, and `other`
     /// holds each string once: a remembered code stands for its string
@@ -324,6 +332,23 @@ impl Ends {
         }
         let start = if code == 0 { 0 } else { self.get(code - 1) };
         start..self.get(code)
+    }
+
+    /// Asks the CPU to start loading what string `code`'s length is read
+    /// from.
+    #[inline]
+    fn prefetch(&self, code: usize) {
+        fn slot<T>(values: &[T], at: usize) {
+            if let Some(value) = values.get(at) {
+                crate::events::prefetch(value);
+            }
+        }
+        match self {
+            Ends::Lengths { lens, .. } => slot(lens, code),
+            Ends::Packed { within, .. } => slot(within, code),
+            Ends::Narrow(v) => slot(v, code),
+            Ends::Wide(v) => slot(v, code),
+        }
     }
 
     /// Whether string `code` is empty.
@@ -828,6 +853,13 @@ impl Dictionary {
         let hashes = Arc::new(hashes);
         *held = Some(hashes.clone());
         hashes
+    }
+
+    /// Asks the CPU to start loading what says whether string `code` is
+    /// empty.
+    #[inline]
+    pub fn prefetch_end(&self, code: u32) {
+        self.ends.prefetch(code as usize);
     }
 
     /// Whether string `code` is empty (read without unpacking it).

@@ -8,21 +8,18 @@
 //! Event conditions visit only contacts that have events of that name and
 //! are in scope.
 
+use flowseg_rules::plan::{AggregateFn, Comparison, EventPlan, FieldPlan, MeasurePlan, Plan};
+use roaring::RoaringBitmap;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use flowseg_rules::plan::{
-    AggregateFn, Comparison, EventPlan, FieldPlan, MeasurePlan, Plan, SequencePlan,
-};
-use roaring::RoaringBitmap;
-
-use crate::attr_column::AttrColumn;
-use crate::dict::Matches;
-use crate::events::{Cell, EventPartition, PreparedFilter, Rows, passes_all};
+use crate::events::{EventPartition, PreparedFilter, Rows, passes_all};
+use crate::follow::FollowMatcher;
 use crate::index::{AccountIndex, Ordinal};
 use crate::scan::bitmap_of_words;
 use crate::ticks::{Ticks, TimeKey, TimeRun};
+
+mod sequences;
 
 impl AccountIndex {
     /// The members of `plan` at evaluation time `now` (epoch ms): events
@@ -240,7 +237,11 @@ impl<'a> Evaluator<'a> {
 /// (whose dependent loads each wait on a cache miss: they were the hot spot
 /// of windowed counts over contacts with many events).
 #[inline]
-fn window(times: TimeRun<'_>, lo_key: TimeKey, hi_key: TimeKey) -> std::ops::Range<usize> {
+pub(crate) fn window(
+    times: TimeRun<'_>,
+    lo_key: TimeKey,
+    hi_key: TimeKey,
+) -> std::ops::Range<usize> {
     let n = times.len();
     if n == 0 || !times.at_least(n - 1, lo_key) {
         return n..n;
@@ -443,6 +444,9 @@ impl EventMatcher<'_, '_> {
             // 8.4–8.7 → 9.3–9.6 ms at `large`, alternating runs).
             let p = self.partition;
             match (&self.plan.measure, self.row_pass) {
+                (MeasurePlan::Count(_), _) if let Some(follow) = &self.follow => {
+                    self.sweep_sequence_counts(follow, start..end, tail, &mut words);
+                }
                 _ if self.follow.is_some() => {
                     let mut scratch = Scratch::default();
                     self.sweep_part(start..end, tail, &mut words, |o, _| {
@@ -1094,8 +1098,11 @@ fn contact_of_row(offsets: &[u32], contacts: std::ops::Range<usize>, row: u32) -
 pub(crate) struct Scratch {
     rows: Vec<u32>,
     pub(crate) kept: Vec<u32>,
-    follow_rows: Vec<u32>,
-    follow: Vec<u32>,
+    /// A sequence's B rows (a contact's list, when not one range), its
+    /// B candidates and their times ([`FollowMatcher::candidates`]).
+    pub(crate) follow_rows: Vec<u32>,
+    pub(crate) follow: Vec<u32>,
+    pub(crate) follow_times: Vec<i64>,
 }
 
 /// What an event condition found for one contact.
@@ -1135,6 +1142,10 @@ pub(crate) struct EventMatcher<'p, 'i> {
     /// The verdict on each count up to the cap, when the cap is small (a
     /// lookup instead of a comparison through the plan, per contact).
     count_verdicts: Vec<bool>,
+    /// For each count up to the cap (with `count_verdicts`), how many
+    /// times the verdict changes from count 0 to it: every count from `a`
+    /// to `b` has the same verdict when `a`'s and `b`'s are equal.
+    count_turns: Vec<u32>,
     /// `hi`, or `None` when no row is later than it (the common case of a
     /// window ending now, with no event stored ahead of time).
     cut_at: Option<i64>,
@@ -1148,87 +1159,6 @@ pub(crate) struct EventMatcher<'p, 'i> {
     row_pass: Option<&'i Ticks>,
 }
 
-struct FollowMatcher<'p, 'i> {
-    plan: &'p SequencePlan,
-    partition: Option<&'i EventPartition>,
-    filters: Vec<PreparedFilter<'p, 'i>>,
-    /// For each `on` attribute: A's column, B's column, and what is known
-    /// of A's strings in B's dictionary.
-    on: Vec<OnAttribute<'i>>,
-}
-
-struct OnAttribute<'i> {
-    a: Option<&'i AttrColumn>,
-    b: Option<&'i AttrColumn>,
-    strings: OnStrings,
-}
-
-/// How an `on` attribute's strings are compared. What is known of one
-/// dictionary's strings in another ([`Matches`]) holds only where the
-/// other names each string once: a column of per-row strings
-/// ([`AttrColumn::holds_row_strings`]) repeats them.
-enum OnStrings {
-    /// Through what is known of A's strings in B's dictionary.
-    AInB(Arc<Matches>),
-    /// Through what is known of B's strings in A's (B holds per-row
-    /// strings, A does not).
-    BInA(Arc<Matches>),
-    /// By their strings' hashes first, then, where those agree, through
-    /// what is known of A's rows in B ([`Matches::same_row`]) or string
-    /// by string (both hold per-row strings: [`Dictionary::row_hashes`]).
-    ///
-    /// [`Dictionary::row_hashes`]: crate::dict::Dictionary::row_hashes
-    Hashed(Arc<Vec<u32>>, Arc<Vec<u32>>, Arc<Matches>),
-    /// String by string (a dictionary is empty: then no cell holds a
-    /// string).
-    Compared,
-}
-
-impl<'i> OnAttribute<'i> {
-    fn new(a: Option<&'i AttrColumn>, b: Option<&'i AttrColumn>) -> Self {
-        let strings = match (a, b) {
-            (Some(a), Some(b)) if !a.dict.is_empty() && !b.dict.is_empty() => {
-                if !b.dict.is_per_row() {
-                    OnStrings::AInB(a.dict.matches_in(&b.dict))
-                } else if !a.dict.is_per_row() {
-                    OnStrings::BInA(b.dict.matches_in(&a.dict))
-                } else {
-                    OnStrings::Hashed(
-                        a.dict.row_hashes(),
-                        b.dict.row_hashes(),
-                        a.dict.matches_in(&b.dict),
-                    )
-                }
-            }
-            _ => OnStrings::Compared,
-        };
-        OnAttribute { a, b, strings }
-    }
-
-    /// Whether A's row `a` and B's row `b` hold the same value: present on
-    /// both, of the same JSON type, and equal (strings non-empty).
-    #[inline]
-    fn same(&self, a: u32, b: u32) -> bool {
-        let (Some(ca), Some(cb)) = (self.a, self.b) else {
-            return false;
-        };
-        match (ca.cell(a), cb.cell(b)) {
-            (Cell::Str(x), Cell::Str(y)) => match &self.strings {
-                OnStrings::AInB(m) => m.same(&ca.dict, x, &cb.dict, y),
-                OnStrings::BInA(m) => m.same(&cb.dict, y, &ca.dict, x),
-                OnStrings::Hashed(hx, hy, m) => match (hx.get(x as usize), hy.get(y as usize)) {
-                    (Some(hx), Some(hy)) if hx != hy => false,
-                    _ => m.same_row(&ca.dict, x, &cb.dict, y),
-                },
-                OnStrings::Compared => ca.dict.same_string(x, &cb.dict, y),
-            },
-            (Cell::Num(x), Cell::Num(y)) => x == y,
-            (Cell::Bool(x), Cell::Bool(y)) => x == y,
-            _ => false,
-        }
-    }
-}
-
 impl<'p, 'i> EventMatcher<'p, 'i> {
     pub(crate) fn new(
         index: &'i AccountIndex,
@@ -1237,19 +1167,7 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
         now: i64,
     ) -> Self {
         let (lo, hi) = plan.window.resolve(now);
-        let follow = plan.sequence.as_ref().map(|s| {
-            let b = index.partitions.get(s.event.as_str());
-            FollowMatcher {
-                plan: s,
-                partition: b,
-                filters: b.map(|b| b.prepare(&s.filters, now)).unwrap_or_default(),
-                on: s
-                    .on
-                    .iter()
-                    .map(|k| OnAttribute::new(partition.column(k), b.and_then(|b| b.column(k))))
-                    .collect(),
-            }
-        });
+        let follow = (plan.sequence.as_ref()).map(|s| FollowMatcher::new(index, s, partition, now));
         let filters = partition.prepare(&plan.filters, now);
         let aggregated = match &plan.measure {
             MeasurePlan::Aggregate { attribute, .. } => partition.column(attribute),
@@ -1269,9 +1187,27 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
             .collect();
         // Events after the evaluation time do not exist yet.
         let hi = hi.min(now);
+        let hi = follow.as_ref().map_or(hi, |f| f.latest_kept(hi, now));
         // `last_time` is at least every row's time (erased rows' too).
         let cut_at = partition.last_time.filter(|t| *t > hi).map(|_| hi);
         let windowed = lo != i64::MIN || cut_at.is_some();
+        let count_verdicts: Vec<bool> = match &plan.measure {
+            MeasurePlan::Count(c) if count_cap <= 1024 => {
+                (0..=count_cap).map(|n| c.holds(n as f64)).collect()
+            }
+            _ => Vec::new(),
+        };
+        let count_turns = (count_verdicts.iter().zip(count_verdicts.iter().skip(1))).scan(
+            0,
+            |turns, (before, verdict)| {
+                *turns += u32::from(before != verdict);
+                Some(*turns)
+            },
+        );
+        let count_turns = [0]
+            .into_iter()
+            .chain(count_turns)
+            .take(count_verdicts.len());
         EventMatcher {
             plan,
             partition,
@@ -1283,12 +1219,8 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
             aggregated,
             prefetched_columns,
             count_cap,
-            count_verdicts: match &plan.measure {
-                MeasurePlan::Count(c) if count_cap <= 1024 => {
-                    (0..=count_cap).map(|n| c.holds(n as f64)).collect()
-                }
-                _ => Vec::new(),
-            },
+            count_turns: count_turns.collect(),
+            count_verdicts,
             // The partitions that suit the row pass keep their base rows'
             // ticks.
             row_pass: partition.base_ticks().filter(|_| {
@@ -1320,14 +1252,17 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
     /// [`outcome`]: EventMatcher::outcome
     #[inline]
     fn holds(&self, ordinal: Ordinal, scratch: &mut Scratch) -> bool {
-        if self.follow.is_some() {
-            return self.outcome(ordinal, scratch).holds;
-        }
         let p = self.partition;
         let Rows::Range(range) = p.rows(ordinal, &mut scratch.rows) else {
             return self.outcome(ordinal, scratch).holds;
         };
-        self.holds_in(range)
+        match (&self.follow, &self.plan.measure) {
+            (None, _) => self.holds_in(range),
+            (Some(follow), MeasurePlan::Count(_)) => {
+                self.sequence_count_holds(follow, ordinal, range, scratch)
+            }
+            (Some(_), MeasurePlan::Aggregate { .. }) => self.outcome(ordinal, scratch).holds,
+        }
     }
 
     /// Whether a count or aggregate (no sequence) holds over one contact's
@@ -1363,6 +1298,48 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
     /// `scratch.kept` (time order).
     pub(crate) fn outcome(&self, ordinal: Ordinal, scratch: &mut Scratch) -> Outcome {
         let p = self.partition;
+        self.window_rows(ordinal, scratch);
+        if let Some(follow) = &self.follow
+            && let (Some(first), Some(last)) = (scratch.kept.first(), scratch.kept.last())
+        {
+            // Only B events after the first kept A event, and not later
+            // than the last one's window, can decide anything.
+            let (after, until) = (p.time(*first), p.time(*last));
+            follow.candidates(ordinal, after, until, self.now, scratch);
+            let kept = std::mem::take(&mut scratch.kept);
+            let mut verdicts = Vec::with_capacity(kept.len());
+            let (follow_rows, times) = (&scratch.follow, &scratch.follow_times);
+            follow.walk(p, &kept, follow_rows, times, self.now, |_, keep| {
+                verdicts.push(keep);
+                false
+            });
+            scratch.kept = std::iter::zip(kept, verdicts)
+                .filter_map(|(a, keep)| keep.then_some(a))
+                .collect();
+        }
+        let count = scratch.kept.len();
+        let (aggregate, holds) = match &self.plan.measure {
+            MeasurePlan::Count(c) => (None, c.holds(count as f64)),
+            MeasurePlan::Aggregate {
+                func, comparison, ..
+            } => {
+                let value = self
+                    .aggregated
+                    .and_then(|column| aggregate(column, *func, scratch.kept.iter().copied()));
+                (value, value.is_some_and(|v| comparison.holds(v)))
+            }
+        };
+        Outcome {
+            count,
+            aggregate,
+            holds,
+        }
+    }
+
+    /// Fills `scratch.kept` with the contact's rows in the window that
+    /// pass the attribute conditions, in time order.
+    fn window_rows(&self, ordinal: Ordinal, scratch: &mut Scratch) {
+        let p = self.partition;
         scratch.kept.clear();
         match p.rows(ordinal, &mut scratch.rows) {
             Rows::Range(range) => {
@@ -1387,110 +1364,6 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
                 }
             }
         }
-        if let Some(follow) = &self.follow
-            && let (Some(first), Some(last)) = (scratch.kept.first(), scratch.kept.last())
-        {
-            // Only B events after the first kept A event, and not later
-            // than the last one's window, can decide anything.
-            let (after, until) = (p.time(*first), p.time(*last));
-            follow.candidates(ordinal, after, until, self.now, scratch);
-            let (kept, follow_rows) = (&mut scratch.kept, &scratch.follow);
-            kept.retain(|a| follow.keeps(p, *a, follow_rows, self.now));
-        }
-        let count = scratch.kept.len();
-        let (aggregate, holds) = match &self.plan.measure {
-            MeasurePlan::Count(c) => (None, c.holds(count as f64)),
-            MeasurePlan::Aggregate {
-                func, comparison, ..
-            } => {
-                let value = self
-                    .aggregated
-                    .and_then(|column| aggregate(column, *func, scratch.kept.iter().copied()));
-                (value, value.is_some_and(|v| comparison.holds(v)))
-            }
-        };
-        Outcome {
-            count,
-            aggregate,
-            holds,
-        }
-    }
-}
-
-impl FollowMatcher<'_, '_> {
-    /// Fills `scratch.follow` with the contact's B events that pass B's
-    /// conditions, come after `after` (the first kept A event's time) and
-    /// not after `until` plus the window (or after now), in time order.
-    /// Contacts with many B events only pay for those near their A events.
-    fn candidates(
-        &self,
-        ordinal: Ordinal,
-        after: i64,
-        until: i64,
-        now: i64,
-        scratch: &mut Scratch,
-    ) {
-        scratch.follow.clear();
-        let Some(b) = self.partition else { return };
-        let lo = after.saturating_add(1);
-        let hi = match self.plan.window_ms {
-            Some(d) => until.saturating_add(d).min(now),
-            None => now,
-        };
-        let pass = |row: &u32| passes_all(&self.filters, *row);
-        match b.rows(ordinal, &mut scratch.follow_rows) {
-            Rows::Range(range) => {
-                let w = window(b.times(range.clone()), b.time_key(lo), b.time_key(hi));
-                let rows = range.start + w.start as u32..range.start + w.end as u32;
-                scratch.follow.extend(rows.filter(pass));
-            }
-            Rows::List(rows) => {
-                // Integer times: before `lo` is at most `lo - 1`.
-                let (before_lo, hi) = (b.time_key(lo.saturating_sub(1)), b.time_key(hi));
-                let start = if lo == i64::MIN {
-                    0
-                } else {
-                    rows.partition_point(|r| b.time_at_most(*r, before_lo))
-                };
-                let end = rows.partition_point(|r| b.time_at_most(*r, hi));
-                scratch
-                    .follow
-                    .extend(rows[start.min(end)..end].iter().copied().filter(pass));
-            }
-        }
-    }
-
-    /// Whether A event `a` is kept: followed (or, negated, not followed)
-    /// by a B event within the window.
-    fn keeps(&self, a_part: &EventPartition, a: u32, follow: &[u32], now: i64) -> bool {
-        let t_a = a_part.time(a);
-        let limit = match self.plan.window_ms {
-            Some(d) => {
-                let end = t_a.saturating_add(d);
-                if self.plan.negated && end > now {
-                    // The window has not fully passed: nothing to decide yet.
-                    return false;
-                }
-                end.min(now)
-            }
-            None => now,
-        };
-        let Some(b_part) = self.partition else {
-            return self.plan.negated;
-        };
-        let (t_a, limit) = (b_part.time_key(t_a), b_part.time_key(limit));
-        let first = follow.partition_point(|r| b_part.time_at_most(*r, t_a));
-        let found = follow[first..]
-            .iter()
-            .take_while(|r| b_part.time_at_most(**r, limit))
-            .any(|b| self.same_on(a, *b));
-        found != self.plan.negated
-    }
-
-    /// `on` correlation: every listed attribute present on both, of the
-    /// same JSON type, and equal.
-    fn same_on(&self, a: u32, b: u32) -> bool {
-        self.on.iter().all(|on| on.same(a, b))
     }
 }
 

@@ -379,6 +379,20 @@ impl EventPartition {
         }
     }
 
+    /// Contact `ordinal`'s latest base row, if it has any.
+    #[inline]
+    pub(crate) fn latest_base_row(&self, ordinal: u32) -> Option<u32> {
+        let range = self.base_range(ordinal);
+        (!range.is_empty()).then(|| range.end - 1)
+    }
+
+    /// Asks the CPU to start loading base row `row`'s time (its tick and
+    /// its remainder); a row past the base is ignored.
+    #[inline]
+    pub(crate) fn prefetch_time(&self, row: u32) {
+        self.base_times.prefetch_time(row as usize);
+    }
+
     /// Asks the CPU to start loading the cells of contact `ordinal`'s
     /// latest base row in `columns` (attributes an evaluation reads in the
     /// contact's window; windows are mostly recent, so they end there).

@@ -16,6 +16,7 @@ mod engine;
 mod eval;
 pub mod events;
 mod explain;
+mod follow;
 pub mod import;
 mod index;
 mod instants;
@@ -33,6 +34,9 @@ pub use index::{AccountIndex, Ordinal};
 
 #[cfg(test)]
 mod unit_tests;
+
+#[cfg(test)]
+mod sequence_tests;
 
 #[cfg(test)]
 mod docs_examples;

@@ -234,6 +234,17 @@ impl KeptRows {
         u64::from(kept) * 4 >= u64::from(self.rows) * 3
     }
 
+    /// The rows of `rows` from the first kept one to the last (empty, at
+    /// `rows.start`, when none is kept).
+    pub(crate) fn span_in(&self, rows: std::ops::Range<u32>) -> std::ops::Range<u32> {
+        let (mut first, mut last) = (None, rows.start);
+        self.each_in(rows.clone(), |row| {
+            first.get_or_insert(row);
+            last = row;
+        });
+        first.map_or(rows.start..rows.start, |first| first..last + 1)
+    }
+
     /// Calls `f` on each kept row of `rows` (rows of the run), ascending,
     /// visiting only the kept ones: the bits of each word are taken one
     /// by one, so rows out of the window cost nothing and the loop has no

@@ -241,6 +241,18 @@ impl Ticks {
         }
     }
 
+    /// Asks the CPU to start loading row `row`'s tick and what else its
+    /// time is read from; a row past the end is ignored.
+    #[inline]
+    pub(crate) fn prefetch_time(&self, row: usize) {
+        self.prefetch(row);
+        if let Some(t) = self.whole.get(row) {
+            crate::events::prefetch(t);
+        } else {
+            self.rems.prefetch(row);
+        }
+    }
+
     /// Every row's time, in row order.
     pub(crate) fn to_vec(&self) -> Vec<i64> {
         let run = self.run(0..self.len() as u32);
@@ -322,6 +334,14 @@ impl Remainders {
         let at = i * self.width as usize;
         let word = u64::from_le_bytes(self.bytes[at / 8..at / 8 + 8].try_into().unwrap());
         (word >> (at % 8)) & ((1u64 << self.width) - 1)
+    }
+
+    /// Asks the CPU to start loading number `i`'s first byte.
+    #[inline]
+    fn prefetch(&self, i: usize) {
+        if let Some(b) = self.bytes.get(i * self.width as usize / 8) {
+            crate::events::prefetch(b);
+        }
     }
 
     fn heap_bytes(&self) -> usize {

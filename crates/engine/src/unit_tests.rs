@@ -7,11 +7,11 @@ use serde_json::{Value as J, json};
 
 use crate::AccountIndex;
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     parse_instant("2026-06-30T12:00:00Z").unwrap()
 }
 
-fn contact(id: &str, fields: &[(&str, Value)]) -> Contact {
+pub(crate) fn contact(id: &str, fields: &[(&str, Value)]) -> Contact {
     Contact {
         id: id.into(),
         fields: fields
@@ -21,7 +21,7 @@ fn contact(id: &str, fields: &[(&str, Value)]) -> Contact {
     }
 }
 
-fn event(name: &str, contact: &str, time: i64, attrs: &[(&str, AttrValue)]) -> Event {
+pub(crate) fn event(name: &str, contact: &str, time: i64, attrs: &[(&str, AttrValue)]) -> Event {
     Event {
         id: None,
         name: name.into(),
@@ -35,7 +35,7 @@ fn event(name: &str, contact: &str, time: i64, attrs: &[(&str, AttrValue)]) -> E
 }
 
 /// A seeded xorshift: each call gives a number below its argument.
-fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+pub(crate) fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
     move |below: u64| {
         seed ^= seed << 13;
         seed ^= seed >> 7;
