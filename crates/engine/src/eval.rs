@@ -1060,24 +1060,26 @@ const SWEEP_AHEAD: usize = 128;
 const SPARSE_KEPT_PER_CONTACT: usize = 4;
 
 /// The contact of `contacts` (a range of a partition's contact directory
-/// `offsets`) whose base rows hold `row`, found by a search that starts at
-/// the range's first contact and doubles its step: the next kept row is
-/// usually a few contacts on.
+/// `offsets`) whose base rows hold `row`, found by a scan from the range's
+/// first contact, 32 contacts' ends at a time: the next kept row is
+/// usually a few contacts on. (A search doubling its step after the first
+/// 8 contacts mispredicted its branches: at `large`, `failed_logins_30d`
+/// 1.20–1.23 → 0.99–1.04 ms by this scan, alternating runs.)
 #[inline(always)]
 fn contact_of_row(offsets: &[u32], contacts: std::ops::Range<usize>, row: u32) -> usize {
     let mut from = contacts.start;
-    // The next 8 contacts' ends at once (ends ascend, so the count of
+    // The next 32 contacts' ends at once (ends ascend, so the count of
     // those at or below `row` is where `row` falls; it compiles to vector
     // comparisons, where a binary search waits on each probe).
-    if let Some(ends) = offsets.get(from + 1..from + 9)
-        && from + 8 <= contacts.end
+    while let Some(ends) = offsets.get(from + 1..from + 33)
+        && from + 32 <= contacts.end
     {
-        let ends: &[u32; 8] = ends.try_into().expect("8 ends");
+        let ends: &[u32; 32] = ends.try_into().expect("32 ends");
         let k: usize = ends.iter().map(|&end| usize::from(end <= row)).sum();
-        if k < 8 {
+        if k < 32 {
             return from + k;
         }
-        from += 8;
+        from += 32;
     }
     let mut step = 8;
     loop {
