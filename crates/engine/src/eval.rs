@@ -873,9 +873,9 @@ impl EventMatcher<'_, '_> {
                 let ends = &offsets[o + 1..=run.end.min(o + CONTACTS)];
                 let e = o + ends.partition_point(|&end| end - a <= CHUNK).max(1);
                 let b = offsets[e];
-                let mut bits = kept.bits_from(a);
                 if b - a > CHUNK {
                     // One contact with more rows than a pass holds.
+                    let mut bits = kept.bits_from(a);
                     let (mut sum, mut n) = (0i64, 0u32);
                     for row in a..b {
                         let (x, number) = stored(row as usize);
@@ -889,13 +889,25 @@ impl EventMatcher<'_, '_> {
                 }
                 let rows = (b - a) as usize;
                 let (mut sum, mut n) = (0i64, 0u32);
-                let running = sums[1..=rows].iter_mut().zip(&mut counts[1..=rows]);
-                for (row, (s, c)) in (a..b).zip(running) {
-                    let (x, number) = stored(row as usize);
-                    let take = number & bits.next_kept();
-                    sum += if take { x } else { 0 };
-                    n += u32::from(take);
-                    (*s, *c) = (sum, n);
+                // 64 rows at a time, their kept bits in a register (read
+                // one by one through `KeptBits`, a branch a row for its
+                // next word: at `large`, `spend_90d_sum` 2.92–2.97 →
+                // 2.72–2.79 ms, `low_ratings_avg` 1.48–1.51 → 1.39–1.44,
+                // alternating runs).
+                for from in (0..rows).step_by(64) {
+                    let to = rows.min(from + 64);
+                    let mut bits = kept.bits64_at(a + from as u32);
+                    let running = sums[from + 1..=to]
+                        .iter_mut()
+                        .zip(&mut counts[from + 1..=to]);
+                    for (i, (s, c)) in running.enumerate() {
+                        let (x, number) = stored(a as usize + from + i);
+                        let take = number & (bits & 1 == 1);
+                        bits >>= 1;
+                        sum += if take { x } else { 0 };
+                        n += u32::from(take);
+                        (*s, *c) = (sum, n);
+                    }
                 }
                 if with_rows_only {
                     // Only the contacts with rows, their verdicts gathered

@@ -227,6 +227,19 @@ impl KeptRows {
         }
     }
 
+    /// The kept bits of the 64 rows from `row` (a row of the run): bit `i`
+    /// is row `row + i`'s, 0 past the run's end.
+    #[inline(always)]
+    pub(crate) fn bits64_at(&self, row: u32) -> u64 {
+        let i = (row - self.first) as usize;
+        let (w, shift) = (i / 64, i % 64);
+        let low = self.words[w] >> shift;
+        match shift {
+            0 => low,
+            _ => low | self.words.get(w + 1).map_or(0, |next| next << (64 - shift)),
+        }
+    }
+
     /// Whether at least three rows in four of the run are kept (a window
     /// over most of the partition's time, conditions most rows pass).
     pub(crate) fn mostly_kept(&self) -> bool {
