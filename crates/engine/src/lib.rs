@@ -23,6 +23,7 @@ mod instants;
 mod narrow;
 mod packer;
 mod row_pass;
+mod running;
 mod scan;
 mod seqs;
 mod settled;
