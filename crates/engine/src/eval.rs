@@ -1219,17 +1219,12 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
             }
             _ => Vec::new(),
         };
-        let count_turns = (count_verdicts.iter().zip(count_verdicts.iter().skip(1))).scan(
-            0,
-            |turns, (before, verdict)| {
-                *turns += u32::from(before != verdict);
-                Some(*turns)
-            },
-        );
-        let count_turns = [0]
-            .into_iter()
-            .chain(count_turns)
-            .take(count_verdicts.len());
+        let mut count_turns = Vec::with_capacity(count_verdicts.len());
+        for (n, verdict) in count_verdicts.iter().enumerate() {
+            let turned = n > 0 && count_verdicts[n - 1] != *verdict;
+            let before = count_turns.last().copied().unwrap_or(0);
+            count_turns.push(before + u32::from(turned));
+        }
         EventMatcher {
             plan,
             partition,
@@ -1241,7 +1236,7 @@ impl<'p, 'i> EventMatcher<'p, 'i> {
             aggregated,
             prefetched_columns,
             count_cap,
-            count_turns: count_turns.collect(),
+            count_turns,
             count_verdicts,
             // The partitions that suit the row pass keep their base rows'
             // ticks.

@@ -223,7 +223,7 @@ impl EventMatcher<'_, '_> {
     /// The verdict every count from `lo` to `hi` shares, if they share
     /// one (known for counts whose cap is small: `count_verdicts`).
     #[inline]
-    pub(super) fn settled(&self, lo: usize, hi: usize) -> Option<bool> {
+    fn settled(&self, lo: usize, hi: usize) -> Option<bool> {
         if lo == hi {
             return Some(self.count_verdict(lo));
         }
