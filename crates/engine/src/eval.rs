@@ -787,7 +787,7 @@ impl EventMatcher<'_, '_> {
                     let sum = i64::from(n) * units.base + sum * units.per;
                     (n > 0) & ((lo <= sum) & (sum <= hi) ^ negated)
                 };
-                self.sum_by_running_totals(ticks, ordinals, tail, words, column, stored, verdict)
+                self.sum_by_running_totals(ticks, ordinals, tail, words, column, verdict)
             }
             AggregateFn::Avg => {
                 // The average as the f64 fold would make it: the same sum,
@@ -796,7 +796,7 @@ impl EventMatcher<'_, '_> {
                     let sum = total(i64::from(n) * units.base + sum * units.per);
                     (n > 0) & comparison.holds(sum / f64::from(n.max(1)))
                 };
-                self.sum_by_running_totals(ticks, ordinals, tail, words, column, stored, verdict)
+                self.sum_by_running_totals(ticks, ordinals, tail, words, column, verdict)
             }
             AggregateFn::Min => {
                 let fold = (i64::MAX, i64::min);
@@ -841,17 +841,15 @@ impl EventMatcher<'_, '_> {
     /// Sums (and averages) of whole units: running totals of the kept
     /// rows' units and counts are taken over the rows of a few hundred
     /// contacts at a time, and each contact's sum and count are the
-    /// differences of the totals at its range's ends (of `stored` numbers
-    /// and their count), given to `verdict`. The totals are taken from
-    /// `column`, eight rows at a time with AVX2 ([`crate::running`]: at
-    /// `large`, `spend_90d_sum` 2.76–2.79 → 2.00–2.11 ms and
-    /// `low_ratings_avg` 1.43 → 1.25–1.33, alternating runs); `stored`
-    /// reads a contact with more rows than a pass.
+    /// differences of the totals at its range's ends (of `column`'s stored
+    /// numbers and their count), given to `verdict`. The totals are taken
+    /// eight rows at a time with AVX2 ([`crate::running`]: at `large`,
+    /// `spend_90d_sum` 2.76–2.79 → 2.00–2.11 ms and `low_ratings_avg`
+    /// 1.43 → 1.25–1.33, alternating runs).
     /// Neither loop branches on the data (which rows are kept, where a
     /// contact's rows end), and `verdict` need not either. Exact, as the
     /// units are whole.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
     fn sum_by_running_totals(
         &self,
         ticks: &Ticks,
@@ -859,7 +857,6 @@ impl EventMatcher<'_, '_> {
         tail: &[u32],
         words: &mut [u64],
         column: Units<'_>,
-        stored: impl Fn(usize) -> (i64, bool),
         verdict: impl Fn(i64, u32) -> bool,
     ) {
         let offsets = self.partition.base_offsets();
@@ -892,10 +889,11 @@ impl EventMatcher<'_, '_> {
                     let mut bits = kept.bits_from(a);
                     let (mut sum, mut n) = (0i64, 0u32);
                     for row in a..b {
-                        let (x, number) = stored(row as usize);
-                        let take = number & bits.next_kept();
-                        sum += if take { x } else { 0 };
-                        n += u32::from(take);
+                        let kept = bits.next_kept();
+                        if let (true, Some(x)) = (kept, column.number(row as usize)) {
+                            sum += i64::from(x);
+                            n += 1;
+                        }
                     }
                     set_verdict(words, o - first, verdict(sum, n));
                     o = e;

@@ -23,7 +23,7 @@ pub(crate) enum Units<'a> {
 impl Units<'_> {
     /// Row `r`'s stored number, if it holds one.
     #[inline(always)]
-    fn at(self, r: usize) -> Option<i32> {
+    pub(crate) fn number(self, r: usize) -> Option<i32> {
         match self {
             Units::Shorts(v) => (v[r] > INT_NULL).then_some(i32::from(v[r])),
             Units::Bytes(v) => (v[r] < BYTE_NULL).then_some(i32::from(v[r])),
@@ -66,7 +66,7 @@ fn rest(
 ) {
     for i in from {
         let taken = (kept[i / 64] >> (i % 64)) & 1 == 1;
-        if let (true, Some(x)) = (taken, units.at(start + i)) {
+        if let (true, Some(x)) = (taken, units.number(start + i)) {
             sum += x;
             n += 1;
         }
@@ -183,7 +183,7 @@ mod tests {
                 let (mut sum, mut n) = (0, 0);
                 for i in 0..rows {
                     if (kept[i / 64] >> (i % 64)) & 1 == 1
-                        && let Some(x) = units.at(start + i)
+                        && let Some(x) = units.number(start + i)
                     {
                         sum += x;
                         n += 1;
