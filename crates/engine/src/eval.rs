@@ -336,14 +336,15 @@ const STEPS_BACK: usize = 16;
 const PREFETCH_AHEAD: usize = 8;
 
 /// Contacts per thread below which an event condition runs on one thread
-/// (a thread costs tens of microseconds; a contact from 20 ns, over a
+/// (a helper's wake-up costs up to ~25 µs; a contact from 20 ns, over a
 /// dense scope, to 200 ns, over a sparse one whose rows are all cold).
 const CONTACTS_PER_THREAD: u64 = 4_096;
 
 impl EventMatcher<'_, '_> {
     /// The contacts of `candidates` for which the condition holds, ascending.
     /// Large candidate sets are split into contiguous ordinal ranges
-    /// evaluated on scoped threads (contacts are independent), and the
+    /// evaluated by the calling thread and the helpers ([`crate::helpers`];
+    /// contacts are independent), and the
     /// ranges' results concatenated in order.
     fn members_among(&self, candidates: &RoaringBitmap) -> Vec<u32> {
         let n = candidates.len();
@@ -392,17 +393,7 @@ impl EventMatcher<'_, '_> {
         let ranges: Vec<_> = (0..starts.len())
             .map(|i| starts[i]..=starts.get(i + 1).map_or(u32::MAX, |next| next - 1))
             .collect();
-        let parts: Vec<Vec<u32>> = std::thread::scope(|s| {
-            let handles: Vec<_> = ranges
-                .into_iter()
-                .map(|range| s.spawn(move || run(range)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        });
-        parts.concat()
+        crate::helpers::in_parts(ranges.len(), |i| run(ranges[i].clone())).concat()
     }
 }
 

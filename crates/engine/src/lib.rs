@@ -17,6 +17,7 @@ mod eval;
 pub mod events;
 mod explain;
 mod follow;
+mod helpers;
 pub mod import;
 mod index;
 mod instants;

@@ -19,7 +19,8 @@ use roaring::RoaringBitmap;
 use crate::ticks::TickWindow;
 
 /// Values per part: a column is split into one part per core, each of at
-/// least this many values. A thread costs tens of microseconds; 2^18 `f64`
+/// least this many values. A part on a helper ([`crate::helpers`]) costs
+/// a wake-up, up to ~25 µs when the helper sleeps; 2^18 `f64`
 /// values read from memory take ~0.2 ms on one core (two 1M-value scans
 /// took ~1.8 ms at `large`), and a scan from memory is bound by one core's
 /// loads in flight, so a second core adds bandwidth.
@@ -232,8 +233,9 @@ fn words_of_parts<T: Sync>(
 
 /// One bit per position of `0..len`, computed in parts of `per_part`
 /// positions (a multiple of 64, so that each part is whole words):
-/// `part_words` gives a part's words, the first part on the calling thread
-/// and the others on scoped threads, and the parts are joined in order.
+/// `part_words` gives a part's words, the parts are run by the calling
+/// thread and the evaluation's helpers ([`crate::helpers`]), and joined in
+/// order.
 pub(crate) fn words_in_parts(
     len: usize,
     per_part: usize,
@@ -243,22 +245,11 @@ pub(crate) fn words_in_parts(
         per_part > 0 && per_part.is_multiple_of(64),
         "parts are whole words: {per_part}"
     );
-    let part_words = &part_words;
-    std::thread::scope(|s| {
-        let others: Vec<_> = (per_part..len)
-            .step_by(per_part)
-            .map(|start| s.spawn(move || part_words(start..(start + per_part).min(len))))
-            .collect();
-        let mut words = part_words(0..per_part.min(len));
-        for other in others {
-            words.extend(
-                other
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            );
-        }
-        words
-    })
+    let parts = len.div_ceil(per_part).max(1);
+    let words = crate::helpers::in_parts(parts, |i| {
+        part_words(i * per_part..((i + 1) * per_part).min(len))
+    });
+    words.concat()
 }
 
 /// [`verdict_words`] with the widest vectors the CPU has.
