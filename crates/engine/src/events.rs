@@ -85,6 +85,12 @@ pub struct EventPartition {
     base_times: Ticks,
     /// Base rows of contact `o` are `offsets[o]..offsets[o + 1]`.
     offsets: Vec<u32>,
+    /// The tick of each contact's latest base row (0 for none), kept for a
+    /// partition that does not suit the row pass (many rows a contact);
+    /// empty otherwise. A sweep of a recent window reads it in order and
+    /// skips the contacts with nothing recent without touching their rows
+    /// ([`EventPartition::latest_ticks`]).
+    latest_ticks: Vec<u16>,
     /// The contact of each tail row (`base_len..`).
     tail_contact: Vec<u32>,
     /// Each contact's tail rows, in (time, arrival) order.
@@ -297,6 +303,31 @@ impl EventPartition {
             .unwrap_or_else(|_| sorted_contacts.iter().copied().collect());
         self.last_time = time.iter().copied().max();
         self.base_times = Ticks::of(&time);
+        self.fill_latest_ticks();
+    }
+
+    /// Rebuilds [`latest_ticks`](EventPartition::latest_ticks) for a new
+    /// base.
+    fn fill_latest_ticks(&mut self) {
+        let contacts = self.offsets.len().saturating_sub(1);
+        self.latest_ticks = Vec::new();
+        if crate::row_pass::suits(self.base_len, self.contacts.len() as usize) {
+            return;
+        }
+        let ticks = self.base_times.run(0..self.base_len as u32).ticks();
+        self.latest_ticks = (0..contacts)
+            .map(|o| match (self.offsets[o], self.offsets[o + 1]) {
+                (a, b) if a < b => ticks[b as usize - 1],
+                _ => 0,
+            })
+            .collect();
+    }
+
+    /// The tick of each contact's latest base row (0 for a contact with
+    /// none), by ordinal, for a partition with many rows a contact; empty
+    /// for one that suits the row pass, whose sweeps read every row.
+    pub(crate) fn latest_ticks(&self) -> &[u16] {
+        &self.latest_ticks
     }
 
     /// Gives back the room the attributes' dictionaries grew into.
@@ -495,6 +526,7 @@ impl EventPartition {
             ("seq".to_string(), self.seq.heap_bytes()),
             ("offsets".to_string(), self.offsets.capacity() * 4),
             ("ticks".to_string(), self.base_times.ticks_heap_bytes()),
+            ("latest ticks".to_string(), self.latest_ticks.capacity() * 2),
         ];
         for (name, col) in self.attr_names.iter().zip(&self.attrs) {
             parts.push((format!("attribute {name}"), col.heap_bytes()));
@@ -513,6 +545,7 @@ impl EventPartition {
             + self.base_times.ticks_heap_bytes()
             + self.seq.heap_bytes()
             + self.offsets.capacity() * 4
+            + self.latest_ticks.capacity() * 2
             + self.tail_contact.capacity() * 4
             + self
                 .pending
@@ -1268,6 +1301,7 @@ impl EventPartition {
             0 => None,
             _ => Some(r.i64()?),
         };
+        p.fill_latest_ticks();
         Ok(p)
     }
 }

@@ -41,4 +41,7 @@ mod unit_tests;
 mod sequence_tests;
 
 #[cfg(test)]
+mod count_tests;
+
+#[cfg(test)]
 mod docs_examples;

@@ -140,6 +140,11 @@ impl TimeKey {
     pub(crate) fn time(&self) -> i64 {
         self.time
     }
+
+    /// The time's tick: a row on an earlier tick is earlier.
+    pub(crate) fn tick(&self) -> u16 {
+        self.tick
+    }
 }
 
 /// A time window `lo..=hi` in ticks: a row is in it for sure if its tick

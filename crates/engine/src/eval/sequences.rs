@@ -45,7 +45,7 @@ impl EventMatcher<'_, '_> {
         let first = ordinals.start;
         let Some(ticks) = self.partition.base_ticks() else {
             let mut open = Vec::new();
-            self.sweep_part(ordinals, tail, words, |o, rows| {
+            self.sweep_part(ordinals, tail, words, None, |o, rows| {
                 let window = self.a_window(rows);
                 self.settled(0, window.len()).unwrap_or_else(|| {
                     open.push((o, window));
