@@ -79,7 +79,6 @@ pub(crate) fn in_parts<R: Send>(parts: usize, part: impl Fn(usize) -> R + Sync) 
 /// Sound because [`in_parts`] does not return, and so does not drop the
 /// closure, before every part that was claimed has finished (`done ==
 /// parts`), and a part is only run after it is claimed.
-#[derive(Clone, Copy)]
 struct Task(*const (dyn Fn(usize) + Sync + 'static));
 
 // SAFETY: the pointee is `Sync`, so calling it from another thread is

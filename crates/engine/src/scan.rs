@@ -326,7 +326,7 @@ pub(crate) fn prefetch_ahead<T>(values: &[T], at: Range<usize>) {
 /// [`pack_flags`], or [`pack_flags_avx2`] in code compiled with AVX2
 /// (`AVX2`).
 #[inline(always)]
-pub(crate) fn pack_flags_in<const AVX2: bool>(flags: &[u8; 64]) -> u64 {
+fn pack_flags_in<const AVX2: bool>(flags: &[u8; 64]) -> u64 {
     #[cfg(target_arch = "x86_64")]
     if AVX2 {
         // SAFETY: `AVX2` is true only in code compiled with AVX2, which
